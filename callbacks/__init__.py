@@ -1,0 +1,1 @@
+"""Lightning callbacks that turn runs into curves, tables, embeddings and image grids."""

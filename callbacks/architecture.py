@@ -1,0 +1,25 @@
+"""Per-layer table of the net (layer, output shape, parameters), printed and saved in the run dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lightning.pytorch.callbacks import RichModelSummary
+from lightning.pytorch.utilities.model_summary import summarize
+
+from lab.run_files import atomic_write_bytes
+
+ARCHITECTURE_FILE = "architecture.txt"
+
+
+class ArchitectureSummary(RichModelSummary):
+    """Prints Lightning's model summary with rich and writes it as text to ``architecture.txt``.
+
+    The module's ``example_input_array`` adds input and output shapes to every layer.
+    """
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        super().on_fit_start(trainer, pl_module)
+        if trainer.is_global_zero:
+            table = str(summarize(pl_module, max_depth=self._max_depth))
+            atomic_write_bytes(Path(trainer.default_root_dir) / ARCHITECTURE_FILE, table.encode())

@@ -1,0 +1,1 @@
+"""Glue between the Hydra config and Lightning: building components, recording a run."""

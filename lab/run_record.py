@@ -1,0 +1,42 @@
+"""The final record of a run: metrics.json and the HParams dashboard entry."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from lab.run_files import update_metrics
+
+log = logging.getLogger(__name__)
+
+
+def scalar_metrics(trainer) -> dict[str, float]:
+    return {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+
+
+def checkpoint_summary(trainer) -> dict[str, Any]:
+    ckpt = trainer.checkpoint_callback
+    if ckpt is None or not ckpt.best_model_path:
+        return {}
+    return {
+        "best_checkpoint": str(Path(ckpt.best_model_path)),
+        f"best/{ckpt.monitor}": float(ckpt.best_model_score),
+    }
+
+
+def log_hparams(trainer, hyperparameters: dict, metrics: dict[str, Any]) -> None:
+    """Show the run's settings next to its final metrics in TensorBoard's HParams dashboard."""
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    numeric = {f"final/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.log_hyperparams(hyperparameters, metrics=numeric)
+            logger.finalize("success")
+
+
+def record(run_dir: str | Path, entries: dict[str, Any]) -> dict[str, Any]:
+    metrics = update_metrics(run_dir, entries)
+    log.info("Metrics written to %s", Path(run_dir) / "metrics.json")
+    return metrics

@@ -1,0 +1,6 @@
+"""LightningModules, nets and data modules, composed by the Hydra configs under ``conf/``."""
+
+from lightning_modules.classifier import ImageClassifier
+from lightning_modules.data import IDXImageDataModule
+
+__all__ = ["IDXImageDataModule", "ImageClassifier"]

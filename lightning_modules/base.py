@@ -1,0 +1,34 @@
+"""What every LightningModule here shares: optimizer and scheduler built from config partials."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import lightning as L
+import torch
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
+
+
+class ConfiguredModule(L.LightningModule):
+    """Takes ``optimizer`` and ``scheduler`` as partials (Hydra ``_partial_: true``).
+
+    ``monitor``/``monitor_mode`` name the metric that checkpoints and sweeps rank runs by;
+    each module also logs ``<monitor>_best``, the best value seen so far.
+    """
+
+    monitor: str
+    monitor_mode: str
+
+    def __init__(self, optimizer: OptimizerFactory, scheduler: SchedulerFactory | None = None):
+        super().__init__()
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}

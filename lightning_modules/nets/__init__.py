@@ -1,0 +1,3 @@
+from lightning_modules.nets.lenet import LeNet
+
+__all__ = ["LeNet"]

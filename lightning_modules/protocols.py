@@ -1,0 +1,29 @@
+"""The small interfaces through which callbacks talk to models, whatever the net."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import torch
+
+
+@runtime_checkable
+class FeatureTaps(Protocol):
+    """A model whose intermediate outputs can be read by name (e.g. ``conv``, ``fc``, ``logits``)."""
+
+    tap_names: tuple[str, ...]
+
+    def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]: ...
+
+
+@runtime_checkable
+class Generative(Protocol):
+    """A latent-variable image model: encode to a posterior, decode latents, sample the prior."""
+
+    latent_dim: int
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor: ...
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor: ...

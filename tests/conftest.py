@@ -1,0 +1,66 @@
+"""Shared fixtures: the real configs composed with ``hydra.compose`` and shrunk to tiny runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+from tests.tiny_data import write_idx_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = str(ROOT / "conf")
+REAL_DATA_DIR = ROOT / "data"
+os.environ.setdefault("PROJECT_ROOT", str(ROOT))
+
+
+def tiny_overrides(data_dir: Path, output_dir: Path) -> list[str]:
+    """Overrides that turn the default config into a run of a few seconds on tiny data."""
+    return [
+        "data.dataset_class.path=tests.tiny_data.TinyFashionMNIST",
+        f"data.data_dir={data_dir}",
+        "data.system_dirs=[]",
+        "data.download=false",
+        "data.val_size=100",
+        "data.batch_size=32",
+        "data.eval_batch_size=100",
+        "trainer.accelerator=cpu",
+        "trainer.max_epochs=2",
+        "trainer.log_every_n_steps=1",
+        "callbacks.progress_bar.mode=none",
+        f"paths.output_dir={output_dir}",
+        f"paths.log_dir={output_dir}/logs",
+    ]
+
+
+@pytest.fixture(scope="session")
+def tiny_data_dir(tmp_path_factory) -> Path:
+    return write_idx_dataset(tmp_path_factory.mktemp("tiny_data"))
+
+
+@pytest.fixture
+def compose_cfg(tiny_data_dir, tmp_path):
+    """``compose_cfg(*overrides)``: the real ``train.yaml`` on tiny data, writing into tmp_path."""
+
+    def _compose(*overrides: str, data_dir: Path | None = None):
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            base = tiny_overrides(data_dir or tiny_data_dir, tmp_path / "run")
+            return compose(config_name="train", overrides=[*base, *overrides])
+
+    yield _compose
+    GlobalHydra.instance().clear()
+
+
+def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``python train.py ARGS`` in a subprocess, as a user would."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HYDRA_FULL_ERROR": "1"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+    )

@@ -1,0 +1,80 @@
+"""Train and test one model as configured under conf/; ``python train.py --help`` lists the options.
+
+    python train.py model=small optimizer=adam trainer.max_epochs=5
+    python train.py -m model=lenet,small
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig) -> dict:
+    """Fit, test the best checkpoint, and write ``metrics.json`` into the run dir.
+
+    Returns the run's final metrics. Heavy libraries are imported here, not at module
+    level, so that ``--help`` and config errors answer at once.
+    """
+    import lightning as L
+
+    from lab import build, run_record
+
+    run_dir = Path(cfg.paths.output_dir)
+    run_record.record(run_dir, {"status": "running"})
+    started = time.perf_counter()
+    try:
+        L.seed_everything(cfg.seed, workers=True)
+        datamodule = build.datamodule(cfg)
+        model = build.model(cfg)
+        trainer = build.trainer(cfg, build.callbacks(cfg), build.loggers(cfg))
+
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        metrics = run_record.scalar_metrics(trainer)
+        metrics.update(run_record.checkpoint_summary(trainer))
+        if cfg.get("test"):
+            best = metrics.get("best_checkpoint")
+            trainer.test(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
+            metrics.update(run_record.scalar_metrics(trainer))
+    except BaseException as err:
+        status = getattr(err, "status", "failed")
+        run_record.record(run_dir, {"status": status, "error": f"{type(err).__name__}: {err}"})
+        raise
+
+    metrics.update(
+        status="completed",
+        epochs=trainer.current_epoch,
+        num_params=sum(p.numel() for p in model.parameters()),
+        wall_time_s=round(time.perf_counter() - started, 2),
+    )
+    run_record.log_hparams(trainer, build.hyperparameters(cfg), metrics)
+    return run_record.record(run_dir, metrics)
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    try:
+        metrics = train(cfg)
+    except Exception:
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            raise
+        # One failed job must not end the sweep; its metrics.json records the failure.
+        log.exception("Job %s failed; the sweep goes on", HydraConfig.get().job.num)
+        return None
+    value = metrics.get(cfg.get("optimized_metric"))
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+if __name__ == "__main__":
+    main()
