@@ -1,4 +1,4 @@
-"""Per-layer table of the net (layer, output shape, parameters), printed and saved in the run dir."""
+"""Per-layer table of the net (layer, shapes, parameters), printed and saved in the run dir."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ STAGES = ("train", "val")
 
 
 class LearningCurves(Callback):
-    """Keeps every epoch's ``train/*`` and ``val/*`` scalars and plots each metric that both stages log.
+    """Keeps each epoch's ``train/*`` and ``val/*`` scalars; plots each metric both stages log.
 
     The history is part of the checkpoint, so a resumed run plots all of its epochs.
     """

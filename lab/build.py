@@ -26,7 +26,7 @@ def model(cfg: DictConfig):
 
 
 def _instantiate_group(group: DictConfig | None) -> list:
-    """Instantiate every entry of a group such as ``callbacks``; ``null`` entries are switched off."""
+    """Instantiate each entry of a group such as ``callbacks``; ``null`` entries are off."""
     objects = []
     for name, entry in (group or {}).items():
         if entry is None:

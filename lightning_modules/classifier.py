@@ -32,7 +32,7 @@ class ImageClassifier(ConfiguredModule):
         self.net = net
         self.tap_names = tuple(getattr(net, "tap_names", ("logits",)))
         # One metric object per stage: Lightning resets and syncs each on its own.
-        self.acc = nn.ModuleList(MulticlassAccuracy(num_classes) for _ in STAGES)
+        self.acc = nn.ModuleList(MulticlassAccuracy(num_classes, average="micro") for _ in STAGES)
         self.mean_loss = nn.ModuleList(MeanMetric() for _ in STAGES)
         self.val_acc_best = MaxMetric()
         self.example_input_array = torch.zeros(1, *input_shape)

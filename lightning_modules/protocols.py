@@ -9,7 +9,7 @@ import torch
 
 @runtime_checkable
 class FeatureTaps(Protocol):
-    """A model whose intermediate outputs can be read by name (e.g. ``conv``, ``fc``, ``logits``)."""
+    """A model whose intermediate outputs can be read by name (``conv``, ``fc``, ``logits``)."""
 
     tap_names: tuple[str, ...]
 

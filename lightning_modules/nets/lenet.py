@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import torch
 from torch import nn
@@ -47,7 +48,7 @@ class LeNet(nn.Module):
         side = (image_size // 2 - 4) // 2
         widths = [c2 * side * side, *hidden]
         layers: list[nn.Module] = []
-        for n_in, n_out in zip(widths[:-1], widths[1:]):
+        for n_in, n_out in pairwise(widths):
             layers += [nn.Linear(n_in, n_out), make_activation(activation)]
         self.fc = nn.Sequential(*layers)
         self.head = nn.Linear(widths[-1], num_classes)

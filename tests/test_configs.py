@@ -1,0 +1,94 @@
+"""Every config option composes and builds; bad options fail fast with Hydra's message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from lab import build
+from tests.conftest import CONF_DIR, run_cli
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (Path(CONF_DIR) / group).glob("*.yaml"))
+
+
+def compose_defaults(tmp_path, *overrides: str):
+    """The config as a user gets it (not shrunk to tiny data)."""
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose("train", overrides=[*overrides, f"paths.output_dir={tmp_path}"])
+
+
+@pytest.mark.parametrize("model", options("model"))
+@pytest.mark.parametrize("optimizer", options("optimizer"))
+def test_model_and_optimizer_options_build(compose_cfg, model, optimizer):
+    cfg = compose_cfg(f"model={model}", f"optimizer={optimizer}")
+    module = build.model(cfg)
+    optimizers = module.configure_optimizers()
+    optimizer_obj = optimizers["optimizer"] if isinstance(optimizers, dict) else optimizers
+    assert type(optimizer_obj).__name__.lower() == optimizer
+    assert sum(p.numel() for p in module.parameters()) > 0
+
+
+@pytest.mark.parametrize("scheduler", options("scheduler"))
+def test_scheduler_options_build(compose_cfg, scheduler):
+    cfg = compose_cfg(f"scheduler={scheduler}")
+    configured = build.model(cfg).configure_optimizers()
+    if scheduler == "none":
+        assert not isinstance(configured, dict)
+    else:
+        assert type(configured["lr_scheduler"]["scheduler"]).__name__.lower().startswith(scheduler)
+
+
+@pytest.mark.parametrize(
+    "data, dataset", [("fashion_mnist", "FashionMNIST"), ("mnist", "MNIST"), ("kmnist", "KMNIST")]
+)
+def test_data_options_compose(tmp_path, data, dataset):
+    cfg = compose_defaults(tmp_path, f"data={data}")
+    dm = instantiate(cfg.data, _convert_="partial")
+    assert dm.dataset_class.__name__ == dataset
+    assert len(dm.class_names) == 10
+    assert dm.normalize is True and 0 < dm.mean < 1
+
+
+@pytest.mark.parametrize("trainer", options("trainer"))
+def test_trainer_options_compose(tmp_path, trainer):
+    cfg = compose_defaults(tmp_path, f"trainer={trainer}")
+    assert cfg.trainer.accelerator == {"auto": "auto", "cpu": "cpu", "gpu": "gpu"}[trainer]
+
+
+def test_callbacks_and_loggers_build(compose_cfg):
+    cfg = compose_cfg()
+    names = {type(c).__name__ for c in build.callbacks(cfg)}
+    assert {"ModelCheckpoint", "LearningCurves", "ArchitectureSummary"} <= names
+    assert [type(lg).__name__ for lg in build.loggers(cfg)] == ["TensorBoardLogger"]
+
+
+def test_momentum_is_an_ordinary_override(compose_cfg):
+    cfg = compose_cfg("optimizer=sgd", "optimizer.momentum=0.5", "optimizer.nesterov=true")
+    opt = build.model(cfg).configure_optimizers()["optimizer"]
+    assert opt.defaults["momentum"] == 0.5 and opt.defaults["nesterov"] is True
+
+
+def test_help_lists_groups():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for group in ("model: lenet, small", "optimizer: adam, adamw, sgd", "data: fashion_mnist"):
+        assert group in result.stdout
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model=nope", "Could not find 'model/nope'"),
+        ("optimizer.momentun=0.9", "momentun"),
+        ("trainer.max_epochs=[", "no viable alternative"),
+    ],
+)
+def test_bad_overrides_fail_with_hydra_message(override, message):
+    result = run_cli(override)
+    assert result.returncode != 0
+    assert message in result.stderr

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lab import build
+from lightning_modules.nets import LeNet
+from lightning_modules.protocols import FeatureTaps
+
+
+def n_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_lenet5_has_the_classic_parameter_count():
+    assert n_params(LeNet()) == 61_706
+
+
+@pytest.mark.parametrize("model, dims", [("lenet", (400, 84)), ("small", (300, 32))])
+def test_feature_taps_have_the_right_shapes(compose_cfg, model, dims):
+    net = build.model(compose_cfg(f"model={model}")).net
+    assert isinstance(net, FeatureTaps)
+    x = torch.randn(5, 1, 28, 28)
+    taps = net.features(x)
+    assert list(taps) == list(net.tap_names) == ["conv", "fc", "logits"]
+    assert [tuple(t.shape) for t in taps.values()] == [(5, dims[0]), (5, dims[1]), (5, 10)]
+    assert net.tap_dims == {"conv": dims[0], "fc": dims[1], "logits": 10}
+    assert torch.allclose(taps["logits"], net(x))
+
+
+def test_small_net_has_at_most_a_quarter_of_lenet5s_parameters(compose_cfg):
+    small = n_params(build.model(compose_cfg("model=small")).net)
+    assert small <= 0.25 * 61_706
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("pooling", ["max", "avg"])
+def test_activation_and_pooling_are_config_options(compose_cfg, activation, pooling):
+    net = build.model(compose_cfg(f"model.activation={activation}", f"model.pooling={pooling}")).net
+    kinds = {type(m).__name__ for m in net.modules()}
+    assert {"ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid"}.keys() & kinds == {
+        {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}[activation]
+    }
+    assert {"MaxPool2d": "max", "AvgPool2d": "avg"}.keys() & kinds == {
+        {"max": "MaxPool2d", "avg": "AvgPool2d"}[pooling]
+    }
+    assert net(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_unknown_activation_names_the_choices():
+    with pytest.raises(ValueError, match=r"unknown activation 'gelu'.*relu"):
+        LeNet(activation="gelu")

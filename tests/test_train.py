@@ -1,0 +1,91 @@
+"""End-to-end runs on tiny data: in-process through ``train(cfg)`` and through the real CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from tests.conftest import run_cli, tiny_overrides
+from train import train
+
+CURVE_TAGS = {"train/loss", "train/acc", "val/loss", "val/acc"}
+
+
+def scalars(run_dir: Path) -> dict[str, list[float]]:
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    events.Reload()
+    return {tag: [e.value for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def test_train_writes_metrics_and_artifacts(compose_cfg, tmp_path):
+    cfg = compose_cfg("model=small")
+    metrics = train(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    on_disk = json.loads((run_dir / "metrics.json").read_text())
+    assert on_disk == metrics
+    assert on_disk["status"] == "completed"
+    assert on_disk["epochs"] == 2 and on_disk["num_params"] == 11_930
+    assert on_disk["test/acc"] > 0.5  # the tiny classes are easy to learn
+    assert on_disk["val/acc_best"] == on_disk["best/val/acc"]
+    assert Path(on_disk["best_checkpoint"]).exists()
+    assert (run_dir / "checkpoints" / "last.ckpt").exists()
+    assert "net.conv.0" in (run_dir / "architecture.txt").read_text()
+
+
+def test_same_seed_gives_the_same_metrics(compose_cfg, tmp_path):
+    def run(seed: int, name: str) -> dict:
+        cfg = compose_cfg(f"seed={seed}", f"paths.output_dir={tmp_path / name}")
+        metrics = train(cfg)
+        return {k: v for k, v in metrics.items() if k.startswith(("train/", "val/", "test/"))}
+
+    first, second, other = run(7, "a"), run(7, "b"), run(8, "c")
+    assert first == second
+    assert first != other
+
+
+def test_cli_run_logs_curves_to_tensorboard(tiny_data_dir, tmp_path):
+    run_dir = tmp_path / "cli_run"
+    result = run_cli(*tiny_overrides(tiny_data_dir, run_dir), "trainer.max_epochs=3")
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    logged = scalars(run_dir)
+    assert CURVE_TAGS <= set(logged)
+    assert all(len(logged[tag]) == 3 for tag in CURVE_TAGS)  # one point per epoch
+    assert {"test/acc", "test/loss"} <= set(logged)
+    assert logged["train/loss"][-1] < logged["train/loss"][0]
+
+    with Image.open(run_dir / "learning_curves.png") as png:
+        assert png.width > 400 and png.height > 200
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and 0 <= metrics["test/acc"] <= 1
+    assert "epoch 3/3" in (result.stdout + result.stderr)
+
+
+def test_hparams_dashboard_holds_the_settings_and_final_metrics(compose_cfg):
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    cfg = compose_cfg("optimizer.momentum=0.7")
+    train(cfg)
+    events = EventAccumulator(str(Path(cfg.paths.output_dir) / "tensorboard"))
+    events.Reload()
+    content = events.PluginTagToContent("hparams")
+    session = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+    hparams = session.session_start_info.hparams
+    assert hparams["optimizer/momentum"].number_value == pytest.approx(0.7)
+    assert hparams["model/activation"].string_value == "relu"
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"])
+    metric_tags = {m.name.tag for m in experiment.experiment.metric_infos}
+    assert {"final/test/acc", "final/val/acc_best"} <= metric_tags
+    assert "hp_metric" not in events.Tags()["scalars"]
+
+
+def test_failed_run_records_its_status(compose_cfg):
+    cfg = compose_cfg("data.val_size=100000")
+    with pytest.raises(ValueError, match=r"data\.val_size"):
+        train(cfg)
+    metrics = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
+    assert metrics["status"] == "failed" and "data.val_size" in metrics["error"]
