@@ -30,6 +30,7 @@ class ImageClassifier(ConfiguredModule):
         super().__init__(optimizer, scheduler)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.net = net
+        self.num_classes = num_classes
         self.tap_names = tuple(getattr(net, "tap_names", ("logits",)))
         # One metric object per stage: Lightning resets and syncs each on its own.
         self.acc = nn.ModuleList(MulticlassAccuracy(num_classes, average="micro") for _ in STAGES)

@@ -27,3 +27,22 @@ class Generative(Protocol):
     def decode(self, z: torch.Tensor) -> torch.Tensor: ...
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    """A model whose forward pass maps a batch of images to class scores ``[N, num_classes]``."""
+
+    num_classes: int
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class LabelledImageData(Protocol):
+    """A data module holding its splits in memory as (uint8 images ``[N, C, H, W]``, targets)."""
+
+    splits: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    class_names: list[str]
+
+    def to_model_input(self, images: torch.Tensor) -> torch.Tensor: ...

@@ -64,3 +64,14 @@ def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 600) -> subprocess.Co
         [sys.executable, str(ROOT / "train.py"), *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+def compose_tiny(output_dir: Path, data_dir: Path, *overrides: str):
+    """Like ``compose_cfg``, for fixtures of any scope: one tiny run shared by several tests."""
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            base = tiny_overrides(data_dir, output_dir)
+            return compose(config_name="train", overrides=[*base, *overrides])
+    finally:
+        GlobalHydra.instance().clear()

@@ -1,0 +1,109 @@
+"""Time each part of the feature-embeddings callback on real test images.
+
+    python bench/feature_embeddings_cost.py                      # untrained LeNet-5
+    python bench/feature_embeddings_cost.py --checkpoint <run dir>/checkpoints/last.ckpt
+    python bench/feature_embeddings_cost.py --model small --threads 0   # all cores
+
+Prints seconds per stage and tap. ``--threads`` (default 1, as the callback) caps the OpenMP
+threads of t-SNE's gradient loop, which matters on a machine shared with other jobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("PROJECT_ROOT", str(ROOT))
+
+
+@contextmanager
+def timed(label: str, table: list):
+    started = time.perf_counter()
+    yield
+    table.append((label, time.perf_counter() - started))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="lenet")
+    parser.add_argument("--checkpoint", help="a Lightning checkpoint of that model")
+    parser.add_argument("--num-images", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="OpenMP threads for scikit-learn (0: all cores)")
+    args = parser.parse_args()
+
+    import torch
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+    from threadpoolctl import threadpool_limits
+    from torch.utils.tensorboard import SummaryWriter
+
+    from callbacks.feature_embeddings import FeatureEmbeddings
+    from lab import build
+    from lab.embeddings import project_2d, separation_scores, stratified_subset
+    from lab.figures import embedding_figure, embedding_sheet
+    from lab.projector import add_projector_embedding, sprite_thumbnails
+    from lab.run_files import save_figure
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"model={args.model}", "paths.output_dir=unused"])
+    data = build.datamodule(cfg)
+    data.setup()
+    module = build.model(cfg)
+    if args.checkpoint:
+        state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+        module.load_state_dict(state)
+    callback = FeatureEmbeddings(num_images=args.num_images)
+    projections = {
+        name: instantiate(spec)
+        for name, spec in cfg.callbacks.feature_embeddings.projections.items()
+    }
+    images, targets = data.splits["test"]
+    table: list[tuple[str, float]] = []
+    threads = args.threads or None
+    with threadpool_limits(threads, user_api="openmp"), tempfile.TemporaryDirectory() as out:
+        with timed("subset + read taps", table):
+            chosen = stratified_subset(targets, args.num_images, seed=0)
+            taps, _ = callback._read_taps(module, data, images[chosen])
+        labels = targets[chosen].numpy()
+        for tap, features in taps.items():
+            with timed(f"separation scores, features {tap} {tuple(features.shape)}", table):
+                separation_scores(features.numpy(), labels)
+        for method, estimator in projections.items():
+            points = {}
+            for tap, features in taps.items():
+                with timed(f"{method} {tap}", table):
+                    points[tap] = project_2d(estimator, features.numpy())
+                with timed(f"separation scores, {method} {tap}", table):
+                    separation_scores(points[tap], labels)
+            writer = SummaryWriter(out)
+            with timed(f"figures {method} (PNG + TensorBoard)", table):
+                for tap, p in points.items():
+                    figure = embedding_figure(p, labels, data.class_names, f"{method}: {tap}")
+                    save_figure(figure, Path(out) / f"{method}_{tap}.png")
+                    writer.add_figure(f"{method}/{tap}", figure, close=False)
+                sheet = embedding_sheet(points, labels, data.class_names, method)
+                save_figure(sheet, Path(out) / f"{method}.png")
+                writer.add_figure(f"{method}/all", sheet, close=False)
+        with timed("projector (3 taps)", table):
+            thumbnails = sprite_thumbnails(images[chosen])
+            metadata = {"label": labels.tolist(), "class": [data.class_names[i] for i in labels]}
+            for tap, features in taps.items():
+                add_projector_embedding(writer, tap, features, metadata, thumbnails, step=0)
+        writer.close()
+
+    width = max(len(label) for label, _ in table)
+    for label, seconds in table:
+        print(f"{label:<{width}}  {seconds:7.2f} s")
+    print(f"{'total':<{width}}  {sum(s for _, s in table):7.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""The comparison experiments: one command runs every variant into one sweep dir."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+from tests.conftest import CONF_DIR, run_cli, tiny_overrides
+from tests.tensorboard_reading import event_tags
+
+EXPERIMENTS = {
+    "lenet_vs_small": ("model", "lenet,small"),
+    "relu_vs_sigmoid": ("model.activation", "relu,sigmoid"),
+}
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_experiment_sweeps_its_comparison(experiment):
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            cfg = compose("train", overrides=[f"experiment={experiment}"], return_hydra_config=True)
+    finally:
+        GlobalHydra.instance().clear()
+    key, values = EXPERIMENTS[experiment]
+    assert cfg.hydra.sweeper.params == {key: values}
+    assert cfg.task_name == experiment
+
+
+@pytest.mark.slow
+def test_lenet_vs_small_jobs_share_one_sweep_dir(tiny_data_dir, tmp_path):
+    # Every job gets its own dir under the sweep dir, so only the log dir is set.
+    data_overrides = [
+        o for o in tiny_overrides(tiny_data_dir, tmp_path) if not o.startswith("paths.")
+    ]
+    result = run_cli(
+        "-m", "experiment=lenet_vs_small", *data_overrides, f"paths.log_dir={tmp_path}",
+        "trainer.max_epochs=1", "callbacks.feature_embeddings.num_images=100",
+        "callbacks.feature_embeddings.projections.tsne.perplexity=10",
+        "+callbacks.feature_embeddings.projections.tsne.max_iter=250",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (sweep_dir,) = (tmp_path / "lenet_vs_small" / "multiruns").iterdir()
+    jobs = sorted(p.name for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert jobs == ["0_lenet", "1_small"]
+    for job in jobs:
+        metrics = json.loads((sweep_dir / job / "metrics.json").read_text())
+        assert metrics["status"] == "completed"
+        assert "embeddings/tsne/fc" in event_tags(sweep_dir / job / "tensorboard")["images"]

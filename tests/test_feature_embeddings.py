@@ -1,0 +1,162 @@
+"""The feature-embeddings callback on a tiny run: PNGs, TensorBoard figures, projector, numbers."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+from PIL import Image
+from torchvision.datasets import FashionMNIST
+
+from callbacks.feature_embeddings import FeatureEmbeddings
+from lab import build
+from lab.embeddings import FEATURE_SPACE, SEPARATION_KEY, stratified_subset
+from lab.projector import sprite_thumbnails
+from lab.run_files import read_metrics
+from lightning_modules.protocols import Classifier, FeatureTaps
+from tests.conftest import compose_tiny
+from tests.tensorboard_reading import event_tags, projector_embeddings, scalar_steps
+from train import train
+
+NUM_IMAGES = 100
+GRAD_EVERY = 5
+# A small subset and a short t-SNE keep the run at a few seconds.
+FAST_EMBEDDINGS = (
+    f"callbacks.feature_embeddings.num_images={NUM_IMAGES}",
+    "callbacks.feature_embeddings.projections.tsne.perplexity=10",
+    "+callbacks.feature_embeddings.projections.tsne.max_iter=250",
+)
+METHODS = ("pca", "tsne")
+TAPS = ("conv", "fc", "logits")
+LENET_TAP_DIMS = {"conv": 400, "fc": 84, "logits": 10}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tiny_data_dir, tmp_path_factory):
+    """One LeNet run on tiny data with the default callbacks."""
+    out = tmp_path_factory.mktemp("embeddings") / "run"
+    cfg = compose_tiny(out, tiny_data_dir, *FAST_EMBEDDINGS,
+                       f"callbacks.gradient_norms.every_n_steps={GRAD_EVERY}")
+    assert train(cfg)["status"] == "completed"
+    return out
+
+
+def test_embedding_pngs_for_every_method_and_tap(run_dir):
+    for method in METHODS:
+        for name in (*TAPS, "all_taps"):
+            with Image.open(run_dir / "embeddings" / f"{method}_{name}.png") as png:
+                assert png.format == "PNG" and min(png.size) > 200
+
+
+def test_figures_are_in_tensorboard(run_dir):
+    images = set(event_tags(run_dir / "tensorboard")["images"])
+    expected = {f"embeddings/{m}/{t}" for m in METHODS for t in (*TAPS, "all_taps")}
+    assert expected <= images
+    assert "test/confusion_matrix" in images
+    assert (run_dir / "confusion_matrix.png").is_file()
+
+
+def test_projector_holds_features_metadata_and_sprite_per_tap(run_dir):
+    embeddings = projector_embeddings(run_dir / "tensorboard")
+    by_tap = {name.split(":")[0]: entry for name, entry in embeddings.items()}
+    assert set(by_tap) == set(TAPS)
+    side = math.ceil(math.sqrt(NUM_IMAGES)) * 28
+    for tap, entry in by_tap.items():
+        rows = entry["tensors"].read_text().splitlines()
+        assert len(rows) == NUM_IMAGES
+        assert {len(row.split("\t")) for row in rows} == {LENET_TAP_DIMS[tap]}
+
+        header, *meta = [line.split("\t") for line in entry["metadata"].read_text().splitlines()]
+        assert header == ["label", "class", "predicted"]
+        assert len(meta) == NUM_IMAGES
+        assert all(FashionMNIST.classes[int(label)] == name for label, name, _ in meta)
+        assert {predicted for *_, predicted in meta} <= set(FashionMNIST.classes)
+
+        assert entry["thumbnail"] == (28, 28)
+        with Image.open(entry["sprite"]) as sprite:
+            assert sprite.size == (side, side)
+
+
+def test_separation_numbers_in_metrics_and_tensorboard(run_dir):
+    metrics = read_metrics(run_dir)
+    scalars = set(event_tags(run_dir / "tensorboard")["scalars"])
+    for space in (FEATURE_SPACE, *METHODS):
+        for tap in TAPS:
+            knn = SEPARATION_KEY.format(space=space, tap=tap, score="knn_acc")
+            silhouette = SEPARATION_KEY.format(space=space, tap=tap, score="silhouette")
+            assert 0.0 <= metrics[knn] <= 1.0 and -1.0 <= metrics[silhouette] <= 1.0
+            assert {knn, silhouette} <= scalars
+    # The tiny classes are trivially learnable: a trained net's logits separate them.
+    assert metrics[SEPARATION_KEY.format(space=FEATURE_SPACE, tap="logits", score="knn_acc")] > 0.9
+    assert metrics["embeddings/wall_time_s"] > 0
+
+
+def test_gradient_norms_every_n_steps(run_dir):
+    log_dir = run_dir / "tensorboard"
+    scalars = set(event_tags(log_dir)["scalars"])
+    expected = {"grad_norm/net.conv.0.weight", "grad_norm/net.head.weight", "grad_norm/total"}
+    assert expected <= scalars
+    steps = scalar_steps(log_dir, "grad_norm/net.conv.0.weight")
+    assert steps[:3] == [0, GRAD_EVERY, 2 * GRAD_EVERY]
+    assert all(step % GRAD_EVERY == 0 for step in steps)
+
+
+@pytest.mark.parametrize("model", ["lenet", "small"])
+def test_taps_have_the_declared_dims(compose_cfg, model):
+    module = build.model(compose_cfg(f"model={model}"))
+    assert isinstance(module, FeatureTaps) and isinstance(module, Classifier)
+    features = module.features(torch.zeros(3, 1, 28, 28))
+    assert tuple(features) == module.tap_names == TAPS
+    assert {k: tuple(v.shape) for k, v in features.items()} == {
+        k: (3, d) for k, d in module.net.tap_dims.items()
+    }
+
+
+def test_without_tensorboard_logger_pngs_and_numbers_still_written(compose_cfg, tmp_path):
+    # Lightning's LearningRateMonitor refuses to run without a logger, so it goes too.
+    cfg = compose_cfg("~logger", "callbacks.lr_monitor=null", "trainer.max_epochs=1",
+                      *FAST_EMBEDDINGS)
+    assert train(cfg)["status"] == "completed"
+    run = tmp_path / "run"
+    assert not (run / "tensorboard").exists()
+    assert (run / "embeddings" / "tsne_fc.png").is_file()
+    assert (run / "confusion_matrix.png").is_file()
+    assert SEPARATION_KEY.format(space="tsne", tap="fc", score="knn_acc") in read_metrics(run)
+
+
+def test_fast_dev_run_writes_nothing(compose_cfg, tmp_path):
+    cfg = compose_cfg("+trainer.fast_dev_run=true", *FAST_EMBEDDINGS)
+    assert train(cfg)["status"] == "completed"
+    run = tmp_path / "run"
+    assert not (run / "embeddings").exists()
+    assert not (run / "confusion_matrix.png").exists()
+    metrics = read_metrics(run)
+    assert not any(k.startswith(("separation/", "embeddings/")) for k in metrics)
+    assert "test/top_confused" not in metrics
+
+
+def test_model_without_taps_is_skipped(tmp_path, caplog):
+    trainer = SimpleNamespace(is_global_zero=True, global_step=0, fast_dev_run=False,
+                              datamodule=None, default_root_dir=str(tmp_path), loggers=[])
+    with caplog.at_level("INFO"):
+        FeatureEmbeddings(num_images=10).embed(trainer, torch.nn.Linear(2, 2))
+    assert "no feature taps" in caplog.text
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_subset_is_stratified_and_fixed():
+    targets = torch.arange(1000) % 10
+    chosen = stratified_subset(targets, 200, seed=3)
+    assert torch.equal(chosen, stratified_subset(targets, 200, seed=3))
+    assert torch.bincount(targets[chosen]).tolist() == [20] * 10
+
+
+def test_thumbnails_shrink_to_keep_the_sprite_within_limits():
+    few = torch.zeros(100, 1, 28, 28, dtype=torch.uint8)
+    many = torch.zeros(400, 1, 28, 28, dtype=torch.uint8)
+    assert sprite_thumbnails(few, max_sprite_pixels=400).shape[-1] == 28  # 10 x 28 <= 400
+    shrunk = sprite_thumbnails(many, max_sprite_pixels=400)  # 20 per row: 20 px each
+    assert shrunk.shape == (400, 1, 20, 20) and 20 * shrunk.shape[-1] <= 400
+    assert shrunk.min() >= 0.0 and shrunk.max() <= 1.0
