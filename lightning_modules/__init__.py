@@ -2,5 +2,6 @@
 
 from lightning_modules.classifier import ImageClassifier
 from lightning_modules.data import IDXImageDataModule
+from lightning_modules.vae import VAE
 
-__all__ = ["IDXImageDataModule", "ImageClassifier"]
+__all__ = ["VAE", "IDXImageDataModule", "ImageClassifier"]

@@ -10,6 +10,9 @@ import torch
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
 
+# Metric names are "<stage>/<metric>", e.g. "val/loss".
+STAGES = ("train", "val", "test")
+
 
 class ConfiguredModule(L.LightningModule):
     """Takes ``optimizer`` and ``scheduler`` as partials (Hydra ``_partial_: true``).

@@ -8,9 +8,7 @@ from torch import nn
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from lightning_modules.base import ConfiguredModule, OptimizerFactory, SchedulerFactory
-
-STAGES = ("train", "val", "test")
+from lightning_modules.base import STAGES, ConfiguredModule, OptimizerFactory, SchedulerFactory
 
 
 class ImageClassifier(ConfiguredModule):

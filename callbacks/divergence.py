@@ -1,0 +1,76 @@
+"""Stop a run whose training loss stops being finite, and say where and with which settings."""
+
+from __future__ import annotations
+
+import torch
+from lightning.pytorch.callbacks import Callback
+
+DIVERGED = "diverged"
+
+
+class TrainingDiverged(RuntimeError):
+    """Raised out of ``trainer.fit``; train.py records ``status`` in metrics.json."""
+
+    status = DIVERGED
+
+
+class DivergenceGuard(Callback):
+    """Raises :class:`TrainingDiverged` naming the first step whose training loss was NaN or inf.
+
+    Reading a loss on the host stalls an accelerator, so the first bad step is kept in a
+    tensor on the loss's device and read every ``check_every_n_steps`` steps and at each epoch
+    end; the run may go on for that many steps, but the message names the first bad one.
+    ``None`` reads every step on the CPU, where it costs nothing, and every 50 elsewhere.
+    """
+
+    def __init__(self, check_every_n_steps: int | None = None) -> None:
+        if check_every_n_steps is not None and check_every_n_steps < 1:
+            raise ValueError(f"callbacks.divergence.check_every_n_steps={check_every_n_steps}; "
+                             "use 1 or more, or null")
+        self.check_every_n_steps = check_every_n_steps
+        self._first_bad_step: torch.Tensor | None = None
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._first_bad_step = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if not isinstance(loss, torch.Tensor):
+            return
+        step = trainer.global_step  # optimizer steps taken, this batch's included
+        if self._first_bad_step is None:
+            self._first_bad_step = torch.full((), -1, dtype=torch.long, device=loss.device)
+        is_first_bad = ~torch.isfinite(loss.detach()) & (self._first_bad_step < 0)
+        self._first_bad_step = torch.where(is_first_bad, step, self._first_bad_step)
+        every = self.check_every_n_steps or (1 if loss.device.type == "cpu" else 50)
+        if step % every == 0:
+            self._check(trainer, loss)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if self._first_bad_step is not None:
+            self._check(trainer, None)
+
+    def _check(self, trainer, loss: torch.Tensor | None) -> None:
+        first_bad = int(self._first_bad_step)
+        if first_bad < 0:
+            return
+        value = f" ({float(loss)})" if loss is not None and first_bad == trainer.global_step else ""
+        raise TrainingDiverged(
+            f"Training diverged: non-finite loss{value} at step {first_bad} "
+            f"(epoch {trainer.current_epoch}) with {_optimizer_settings(trainer)}. "
+            "Lower optimizer.lr or optimizer.momentum, or add gradient clipping "
+            "(trainer.gradient_clip_val)."
+        )
+
+
+def _optimizer_settings(trainer) -> str:
+    if not trainer.optimizers:
+        return "no optimizer"
+    optimizer = trainer.optimizers[0]
+    group = optimizer.param_groups[0]
+    settings = [f"lr={group['lr']:g}"]
+    if "momentum" in group:
+        settings.append(f"momentum={group['momentum']:g}")
+    if "betas" in group:
+        settings.append(f"betas={tuple(group['betas'])}")
+    return f"{type(optimizer).__name__}({', '.join(settings)})"

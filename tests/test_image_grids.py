@@ -1,0 +1,134 @@
+"""Image grids: written as PNGs and as TensorBoard images, read back from the event files."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from callbacks.image_grids import (
+    IMAGES_DIR,
+    INTERPOLATIONS,
+    PRIOR_SAMPLES,
+    RECONSTRUCTIONS,
+    ImageGrids,
+    final_grid_path,
+)
+from lightning_modules.nets import ConvVAE
+
+GRIDS = (PRIOR_SAMPLES, RECONSTRUCTIONS, INTERPOLATIONS)
+SIDE = 28 + 2  # make_grid pads each image by 2 pixels
+
+
+def _pixels(png: Path | bytes) -> np.ndarray:
+    """RGB pixels as int [height, width, 3]."""
+    source = io.BytesIO(png) if isinstance(png, bytes) else png
+    return np.asarray(Image.open(source).convert("RGB")).astype(int)
+
+
+def _event_images(run_dir: Path) -> dict[str, list]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    return {tag: events.Images(tag) for tag in events.Tags()["images"]}
+
+
+def _hparam_names(run_dir: Path) -> set[str]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    content = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    return set(plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams)
+
+
+def test_vae_run_writes_grids_to_png_and_tensorboard(compose_cfg):
+    from train import train
+
+    cfg = compose_cfg(
+        "model=vae", "model.iw_samples=2", "trainer.max_epochs=3",
+        "callbacks.image_grids.every_n_epochs=2",
+        "callbacks.image_grids.num_interpolations=3",
+        "callbacks.image_grids.interpolation_steps=5",
+    )
+    train(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    expected_shapes = {  # (rows, columns) of 28x28 images
+        PRIOR_SAMPLES: (8, 8),
+        RECONSTRUCTIONS: (2, 8),
+        INTERPOLATIONS: (3, 5),
+    }
+    for name, (rows, columns) in expected_shapes.items():
+        for path in (final_grid_path(run_dir, name), run_dir / IMAGES_DIR / f"{name}_epoch002.png"):
+            assert _pixels(path).shape[:2] == (rows * SIDE + 2, columns * SIDE + 2), path
+
+    images = _event_images(run_dir)
+    assert set(images) == {f"{IMAGES_DIR}/{name}" for name in GRIDS}
+    steps_per_epoch = 16  # 500 training images in batches of 32
+    for name, (rows, columns) in expected_shapes.items():
+        logged = images[f"{IMAGES_DIR}/{name}"]
+        # Epoch 2 (every_n_epochs) and the end of fit (after epoch 3).
+        assert [e.step for e in logged] == [2 * steps_per_epoch, 3 * steps_per_epoch]
+        assert (logged[-1].height, logged[-1].width) == (rows * SIDE + 2, columns * SIDE + 2)
+        # The TensorBoard image is the PNG on disk (TensorBoard truncates where PNG rounds).
+        on_disk = _pixels(final_grid_path(run_dir, name))
+        in_events = _pixels(logged[-1].encoded_image_string)
+        assert np.abs(on_disk - in_events).max() <= 1
+    assert "model/kl_weight" in _hparam_names(run_dir)
+
+
+def test_classifier_run_draws_no_grids(compose_cfg):
+    from train import train
+
+    cfg = compose_cfg(
+        "model=small", "trainer.max_epochs=1", "callbacks.image_grids.every_n_epochs=1"
+    )
+    train(cfg)
+    assert not (Path(cfg.paths.output_dir) / IMAGES_DIR).exists()
+
+
+def test_fast_dev_run_draws_without_a_tensorboard_logger(compose_cfg):
+    from train import train
+
+    cfg = compose_cfg("model=vae", "+trainer.fast_dev_run=true", "test=false")
+    train(cfg)
+    assert final_grid_path(cfg.paths.output_dir, PRIOR_SAMPLES).exists()
+
+
+def test_prior_samples_use_the_same_draws_every_time():
+    net = ConvVAE(latent_dim=3, channels=(4,))
+    grids = ImageGrids(samples_per_side=2, seed=5)
+    first = grids.prior_samples(net, torch.device("cpu"))
+    torch.rand(10)  # the global RNG must not matter
+    torch.testing.assert_close(grids.prior_samples(net, torch.device("cpu")), first)
+    other_seed = ImageGrids(samples_per_side=2, seed=6).prior_samples(net, torch.device("cpu"))
+    assert not torch.equal(other_seed, first)
+
+
+def test_interpolation_rows_join_images_of_different_classes_ends_included():
+    targets = torch.tensor([3, 3, 1, 1, 7, 3, 7])
+    grids = ImageGrids(num_interpolations=4, interpolation_steps=4, seed=0)
+    pairs = grids.pair_indices(targets)
+    assert len(pairs) == 8
+    assert all(targets[a] != targets[b] for a, b in zip(pairs[0::2], pairs[1::2], strict=True))
+    assert grids.pair_indices(torch.tensor([2, 2, 2])) == []
+
+    net = ConvVAE(latent_dim=3, channels=(4,))
+    endpoints = torch.rand(2, 1, 28, 28)
+    with torch.no_grad():
+        grid = grids.interpolations(net, endpoints)
+        ends = net.decode(net.encode(endpoints)[0])
+        first_cell, last_cell = grid[:, 2:30, 2:30], grid[:, 2:30, 3 * SIDE + 2 : 4 * SIDE]
+    torch.testing.assert_close(first_cell[0], ends[0, 0])
+    torch.testing.assert_close(last_cell[0], ends[1, 0])
+
+
+def test_bad_settings_are_named():
+    with pytest.raises(ValueError, match="every_n_epochs"):
+        ImageGrids(every_n_epochs=0)
