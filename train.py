@@ -12,10 +12,14 @@ import time
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 log = logging.getLogger(__name__)
+# ${coalesce:a,b}: the first value that is not null (hydra.run.dir is ${resume} when resuming).
+OmegaConf.register_new_resolver(
+    "coalesce", lambda *values: next((v for v in values if v is not None), None), replace=True
+)
 
 
 def train(cfg: DictConfig) -> dict:
@@ -26,18 +30,23 @@ def train(cfg: DictConfig) -> dict:
     """
     import lightning as L
 
-    from lab import build, run_record
+    from callbacks.run_settings import RunSettings
+    from lab import build, preflight, resume, run_record, validate
 
     run_dir = Path(cfg.paths.output_dir)
+    preflight.check_output_dir(run_dir, cfg.get("min_free_disk_mb", 0))  # before the first write
     run_record.record(run_dir, {"status": "running"})
     started = time.perf_counter()
     try:
+        validate.check_config(cfg)  # before any data is read or model built
         L.seed_everything(cfg.seed, workers=True)
         datamodule = build.datamodule(cfg)
         model = build.model(cfg)
-        trainer = build.trainer(cfg, build.callbacks(cfg), build.loggers(cfg))
+        settings = RunSettings(build.hyperparameters(cfg))  # compared with a resumed checkpoint's
+        trainer = build.trainer(cfg, [*build.callbacks(cfg), settings], build.loggers(cfg))
 
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        ckpt_path = resume.checkpoint_to_resume(cfg, trainer)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         metrics = run_record.scalar_metrics(trainer)
         metrics.update(run_record.checkpoint_summary(trainer))
         if cfg.get("test"):

@@ -6,25 +6,63 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 METRICS_FILE = "metrics.json"
+PARTIAL_SUFFIX = ".part"
+# mkstemp creates files as 0600; finished files get the usual permissions instead.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+@contextmanager
+def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """Open a temporary file next to ``path``; on success it replaces ``path`` in one step.
+
+    The temporary file sits in the same directory (so the final rename never crosses a
+    filesystem), is fsynced before the rename, and the directory after it, so a kill or
+    power loss leaves either the old file or the new one, never half of one.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        os.fchmod(fd, 0o666 & ~_UMASK)
+        os.close(fd)
+        with open(tmp, "wb") as f:  # by name, so errors and f.name say which file
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # not every platform can open a directory
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def partial_files(path: str | os.PathLike) -> list[Path]:
+    """Temporary files that :func:`atomic_writer` left for ``path`` when its process was killed."""
+    path = Path(path)
+    return sorted(path.parent.glob(f".{path.name}.*{PARTIAL_SUFFIX}"))
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_writer(path) as f:
+        f.write(data)
 
 
 def _jsonable(value: Any) -> Any:

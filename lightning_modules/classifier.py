@@ -34,6 +34,7 @@ class ImageClassifier(ConfiguredModule):
         self.acc = nn.ModuleList(MulticlassAccuracy(num_classes, average="micro") for _ in STAGES)
         self.mean_loss = nn.ModuleList(MeanMetric() for _ in STAGES)
         self.val_acc_best = MaxMetric()
+        self.val_acc_best.persistent(True)  # training state: a resumed run must remember the best
         self.example_input_array = torch.zeros(1, *input_shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

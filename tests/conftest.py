@@ -57,9 +57,11 @@ def compose_cfg(tiny_data_dir, tmp_path):
     GlobalHydra.instance().clear()
 
 
-def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run ``python train.py ARGS`` in a subprocess, as a user would."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HYDRA_FULL_ERROR": "1"}
+def run_cli(
+    *args: str, cwd: Path = ROOT, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``python train.py ARGS`` in a subprocess, as a user would; ``env`` adds variables."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HYDRA_FULL_ERROR": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, str(ROOT / "train.py"), *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,

@@ -64,10 +64,12 @@ class BatchIndices(Sampler[torch.Tensor]):
         return order
 
     def __iter__(self):
+        # A generator, so the order is drawn at the first batch: Lightning creates the
+        # iterator before it calls set_epoch() when it resumes from a checkpoint.
         batches = self._indices().split(self.batch_size)
         if self.drop_last and len(batches) and len(batches[-1]) < self.batch_size:
             batches = batches[:-1]
-        return iter(batches)
+        yield from batches
 
     def __len__(self) -> int:
         n = self.num_samples // self.world_size
@@ -86,4 +88,9 @@ def batch_loader(
 ) -> DataLoader:
     sampler = BatchIndices(len(targets), batch_size, shuffle, seed, drop_last, rank, world_size)
     # batch_size=None: the sampler already yields whole batches, the DataLoader only iterates.
-    return DataLoader(TensorBatches(images, targets), sampler=sampler, batch_size=None)
+    # Its own generator: creating an iterator draws a seed, which must not move the global RNG
+    # (a resumed run creates its first iterator at another point than an uninterrupted one).
+    return DataLoader(
+        TensorBatches(images, targets), sampler=sampler, batch_size=None,
+        generator=torch.Generator().manual_seed(seed),
+    )

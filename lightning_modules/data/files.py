@@ -8,12 +8,14 @@ name, so the data dir never holds a half-written file.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import logging
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,17 @@ IDX_MD5 = {
         "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
     },
 }
+
+
+# Images in the training file of torchvision's MNIST-style datasets (MNIST, FashionMNIST, KMNIST).
+MNIST_TRAIN_IMAGES = 60_000
+
+
+def train_set_size(dataset_cls: type) -> int | None:
+    """Images in ``dataset_cls``'s training file, where known without reading it."""
+    from torchvision.datasets import MNIST
+
+    return MNIST_TRAIN_IMAGES if issubclass(dataset_cls, MNIST) else None
 
 
 class DatasetError(RuntimeError):
@@ -104,11 +117,27 @@ def _idx_size_matches_header(path: Path) -> bool:
     return path.stat().st_size == 4 + 4 * ndim + count  # uint8 payload
 
 
+# An extraction takes seconds: older temporary files were left by a killed process, while
+# younger ones may belong to a parallel job extracting the same file right now.
+STALE_PARTIAL_S = 600
+
+
+def _remove_stale_partials(target: Path) -> None:
+    for partial in target.parent.glob(f".{target.name}.*.part"):
+        with contextlib.suppress(FileNotFoundError):
+            if time.time() - partial.stat().st_mtime > STALE_PARTIAL_S:
+                log.info("Removing %s, left by an interrupted extraction", partial)
+                partial.unlink()
+
+
 def _extract_atomically(archive: Path, target: Path) -> None:
+    _remove_stale_partials(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as out, gzip.open(archive, "rb") as src:
             shutil.copyfileobj(src, out, length=1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,162 @@
+"""Check every setting that has a valid range before any data is read or any model is built.
+
+One table, keyed by config path, instead of asserts spread over the components: a rule
+applies wherever its key is present, so it covers every model, optimizer and scheduler
+option that uses the key. Hydra already rejects unknown group options and misspelled
+keys; ranges cannot be expressed in its dataclass schemas, so they are checked here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+_ABSENT = object()
+
+
+class ConfigError(ValueError):
+    """One or more settings are out of range; the message lists each key, value and range."""
+
+
+@dataclass(frozen=True)
+class Interval:
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False
+    optional: bool = False  # null is allowed
+
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with ``value``, or None when it is allowed."""
+        if value is None and self.optional:
+            return None
+        kind = int if self.integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value):
+            return f"must be {self}"
+        below = self.low is not None and (value <= self.low if self.low_open else value < self.low)
+        above = self.high is not None and (
+            value >= self.high if self.high_open else value > self.high
+        )
+        return f"must be {self}" if below or above else None
+
+    def __str__(self) -> str:
+        kind = "an integer" if self.integer else "a number"
+        if self.low is not None and self.high is not None:
+            left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+            bounds = f"in {left}{self.low}, {self.high}{right}"
+        elif self.low is not None:
+            bounds = f"{'>' if self.low_open else '>='} {self.low}"
+        else:
+            bounds = f"{'<' if self.high_open else '<='} {self.high}"
+        return f"{kind} {bounds}" + (" (or null)" if self.optional else "")
+
+
+POSITIVE = Interval(low=0, low_open=True)
+NON_NEGATIVE = Interval(low=0)
+UNIT = Interval(low=0, high=1, high_open=True)  # momentum, Adam betas
+COUNT = Interval(low=1, integer=True)
+
+# Numeric settings by config path; list values are checked element by element.
+RANGES: dict[str, Interval] = {
+    # Lightning's seed range: outside it, seed_everything silently picks a random seed.
+    "seed": Interval(low=0, high=2**32 - 1, integer=True),
+    "min_free_disk_mb": NON_NEGATIVE,
+    "optimizer.lr": POSITIVE,
+    "optimizer.momentum": UNIT,
+    "optimizer.weight_decay": NON_NEGATIVE,
+    "optimizer.betas": UNIT,
+    "optimizer.eps": POSITIVE,
+    "scheduler.T_max": COUNT,
+    "scheduler.eta_min": NON_NEGATIVE,
+    "scheduler.step_size": COUNT,
+    "scheduler.gamma": POSITIVE,
+    "model.kl_weight": NON_NEGATIVE,
+    "model.latent_dim": COUNT,
+    "model.net.channels": COUNT,
+    "model.net.hidden": COUNT,
+    "model.net.num_classes": Interval(low=2, integer=True),
+    "data.batch_size": COUNT,
+    "data.eval_batch_size": Interval(low=1, integer=True, optional=True),
+    "data.std": POSITIVE,
+    "trainer.max_epochs": COUNT,
+    "trainer.min_epochs": Interval(low=0, integer=True),
+    "trainer.log_every_n_steps": COUNT,
+    "trainer.check_val_every_n_epoch": COUNT,
+}
+
+
+def _choices() -> dict[str, Collection[str]]:
+    """Settings that name one of a fixed set of options, by config path."""
+    from lightning_modules.nets.layers import ACTIVATIONS, POOLINGS
+
+    return {
+        "model.activation": ACTIVATIONS,
+        "model.pooling": POOLINGS,
+        "model.likelihood": ("bernoulli", "gaussian"),  # the VAE's reconstruction terms
+        "model.monitor_mode": ("min", "max"),
+    }
+
+
+def _values(key: str, value: Any) -> list[tuple[str, Any]]:
+    if isinstance(value, (list, tuple)):
+        return [(f"{key}[{i}]", v) for i, v in enumerate(value)]
+    return [(key, value)]
+
+
+def _select(cfg: DictConfig, key: str) -> Any:
+    value = OmegaConf.select(cfg, key, default=_ABSENT)
+    if isinstance(value, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(value, resolve=True)
+    return value
+
+
+def _val_size_problem(cfg: DictConfig) -> tuple[str, Any, str] | None:
+    """The validation split must leave training images (the data module checks the real count)."""
+    val_size = _select(cfg, "data.val_size")
+    if val_size is _ABSENT or "dataset_class" not in cfg.data:
+        return None
+    from hydra.utils import instantiate
+
+    from lightning_modules.data.files import train_set_size
+
+    dataset_class = instantiate(cfg.data.dataset_class)
+    n_train = train_set_size(dataset_class)
+    if n_train is None:
+        return None
+    if problem := Interval(low=1, high=n_train, high_open=True, integer=True).problem(val_size):
+        why = f"{dataset_class.__name__} has {n_train} training images; validation needs some"
+        return "data.val_size", val_size, f"{problem} ({why})"
+    return None
+
+
+def problems(cfg: DictConfig) -> list[str]:
+    """Every out-of-range or unknown setting in ``cfg``, one line each."""
+    found: list[tuple[str, Any, str]] = []
+    for key, interval in RANGES.items():
+        value = _select(cfg, key)
+        if value is _ABSENT:
+            continue
+        for name, item in _values(key, value):
+            if problem := interval.problem(item):
+                found.append((name, item, problem))
+    for key, options in _choices().items():
+        value = _select(cfg, key)
+        if value is not _ABSENT and value not in (allowed := sorted(options)):
+            found.append((key, value, f"must be one of {allowed}"))
+    if val_size := _val_size_problem(cfg):
+        found.append(val_size)
+    return [f"{key}={value!r}: {problem}" for key, value, problem in found]
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Raise :class:`ConfigError` listing every bad setting at once: a sweep fails in a second."""
+    if found := problems(cfg):
+        lines = "\n".join(f"  - {line}" for line in found)
+        raise ConfigError(
+            f"Invalid config: fix these settings (overrides or conf/ files):\n{lines}"
+        )

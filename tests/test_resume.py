@@ -1,0 +1,157 @@
+"""Fault injection through the real CLI: kill a run, resume it, compare with an uninterrupted run.
+
+The faults live in ``tests/faults/sitecustomize.py``, which the subprocess loads at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+
+from lab.run_files import partial_files, read_metrics
+from tests.conftest import run_cli, tiny_overrides
+
+FAULTS_DIR = Path(__file__).parent / "faults"
+STEPS_PER_EPOCH = 16  # tiny data: 600 - 100 validation images in batches of 32
+RUN_SPECIFIC = ("wall_time_s", "best_checkpoint", "final/wall_time_s")
+
+
+def _train(tiny_data_dir: Path, run_dir: Path, *extra: str, fault: dict | None = None):
+    env = None
+    if fault:
+        env = {
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(FAULTS_DIR), os.environ.get("PYTHONPATH")])
+            ),
+            **fault,
+        }
+    return run_cli(*tiny_overrides(tiny_data_dir, run_dir), *extra, env=env)
+
+
+def _start(tiny_data_dir, run_dir, fault=None):
+    return _train(tiny_data_dir, run_dir, f"hydra.run.dir={run_dir}", fault=fault)
+
+
+def _resume(tiny_data_dir, run_dir):
+    return _train(tiny_data_dir, run_dir, f"resume={run_dir}")
+
+
+def _last_checkpoint(run_dir: Path) -> dict:
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+
+
+def _tensorboard_scalars(run_dir: Path) -> dict:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    events.Reload()
+    return {
+        tag: [(e.step, e.value) for e in events.Scalars(tag)]
+        for tag in events.Tags()["scalars"]
+        if tag not in RUN_SPECIFIC
+    }
+
+
+def _outcome(run_dir: Path) -> dict:
+    """Everything a finished run leaves that must not depend on whether it was interrupted."""
+    metrics = {k: v for k, v in read_metrics(run_dir).items() if k not in RUN_SPECIFIC}
+    return {
+        "metrics": metrics,
+        "best_checkpoint": Path(read_metrics(run_dir)["best_checkpoint"]).name,
+        "tensorboard": _tensorboard_scalars(run_dir),
+        "learning_curves": _last_checkpoint(run_dir)["callbacks"]["LearningCurves"]["history"],
+    }
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tiny_data_dir, tmp_path_factory) -> dict:
+    run_dir = tmp_path_factory.mktemp("uninterrupted")
+    result = _start(tiny_data_dir, run_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return _outcome(run_dir)
+
+
+def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(
+    tiny_data_dir, tmp_path, uninterrupted
+):
+    killed_at = STEPS_PER_EPOCH + STEPS_PER_EPOCH // 2  # half-way through the second epoch
+    killed = _start(tiny_data_dir, tmp_path, fault={"FAULT_KILL_AFTER_STEP": str(killed_at)})
+    assert killed.returncode == -signal.SIGKILL
+    assert (
+        _last_checkpoint(tmp_path)["global_step"] == STEPS_PER_EPOCH
+    )  # lost: the steps since then
+    assert read_metrics(tmp_path)["status"] == "running"
+
+    resumed = _resume(tiny_data_dir, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"Resuming from {tmp_path / 'checkpoints' / 'last.ckpt'}" in resumed.stdout
+    assert "settings that differ" not in resumed.stdout + resumed.stderr
+    outcome = _outcome(tmp_path)
+    assert outcome["metrics"]["status"] == "completed"
+    assert outcome == uninterrupted
+
+
+def test_kill_while_writing_a_checkpoint_keeps_the_previous_one(
+    tiny_data_dir, tmp_path, uninterrupted
+):
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    killed = _start(tiny_data_dir, tmp_path, fault={"FAULT_KILL_IN_SAVE": "2"})  # end of epoch 2
+    assert killed.returncode == -signal.SIGKILL
+    [half_written] = partial_files(last)
+    assert 0 < half_written.stat().st_size < last.stat().st_size
+    assert _last_checkpoint(tmp_path)["global_step"] == STEPS_PER_EPOCH  # epoch 1's, intact
+
+    resumed = _resume(tiny_data_dir, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert partial_files(last) == []
+    assert _outcome(tmp_path) == uninterrupted
+
+
+def test_disk_full_while_writing_a_checkpoint_fails_clearly(tiny_data_dir, tmp_path):
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    failed = _start(tiny_data_dir, tmp_path, fault={"FAULT_DISK_FULL_IN_SAVE": "2"})
+    assert failed.returncode == 1
+    assert f"CheckpointError: Could not save checkpoint {last}" in failed.stderr
+    assert "The previous last.ckpt, if any, is intact" in failed.stderr
+    assert read_metrics(tmp_path)["status"] == "failed"
+    assert _last_checkpoint(tmp_path)["global_step"] == STEPS_PER_EPOCH
+    assert partial_files(last) == []
+
+
+def test_resume_without_a_checkpoint_says_what_to_do(tiny_data_dir, tmp_path):
+    result = _resume(tiny_data_dir, tmp_path)
+    assert result.returncode != 0
+    assert f"ResumeError: resume={tmp_path}: no last checkpoint under {tmp_path}" in result.stderr
+
+
+def test_resume_checks_its_arguments(compose_cfg, tmp_path):
+    from lab.resume import ResumeError, checkpoint_to_resume
+
+    with pytest.raises(ResumeError, match="no such checkpoint file"):
+        checkpoint_to_resume(compose_cfg(f"ckpt_path={tmp_path}/missing.ckpt"), trainer=None)
+    with pytest.raises(ResumeError, match="Drop the paths.output_dir override"):
+        checkpoint_to_resume(compose_cfg(f"resume={tmp_path}/elsewhere"), trainer=None)
+
+
+def test_batch_order_follows_the_epoch_set_after_the_iterator_was_made():
+    from lightning_modules.data.batches import BatchIndices
+
+    sampler = BatchIndices(100, 10, shuffle=True, seed=0)
+    early = iter(sampler)  # what Lightning does before set_epoch when it resumes
+    sampler.set_epoch(3)
+    expected = BatchIndices(100, 10, shuffle=True, seed=0)
+    expected.set_epoch(3)
+    assert [b.tolist() for b in early] == [b.tolist() for b in expected]
+
+
+def test_data_loading_leaves_the_global_rng_alone():
+    from lightning_modules.data.batches import batch_loader
+
+    loader = batch_loader(torch.zeros(20, 1, 2, 2), torch.zeros(20), batch_size=5, shuffle=True)
+    before = torch.get_rng_state()
+    list(loader)
+    assert torch.equal(torch.get_rng_state(), before)
