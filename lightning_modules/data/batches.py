@@ -1,0 +1,89 @@
+"""Whole-batch sampling over in-memory tensors: one index tensor per batch, no per-sample work."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+
+class TensorBatches(Dataset):
+    """Indexed by a tensor of indices, returns the whole batch by slicing."""
+
+    def __init__(self, images: torch.Tensor, targets: torch.Tensor) -> None:
+        if len(images) != len(targets):
+            raise ValueError(f"{len(images)} images but {len(targets)} targets")
+        self.images = images
+        self.targets = targets
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.images[index], self.targets[index]
+
+
+class BatchIndices(Sampler[torch.Tensor]):
+    """Yields index tensors of ``batch_size``; shuffled with ``seed + epoch`` when asked.
+
+    Seeding each epoch separately makes the order of epoch k independent of how the run
+    got there, so a run resumed at an epoch boundary sees the same batches. Under
+    distributed training each rank takes its own strided share of every epoch.
+    """
+
+    def __init__(
+        self,
+        num_samples: int,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        drop_last: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        self.num_samples = num_samples
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.drop_last = drop_last
+        self.rank = rank
+        self.world_size = world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _indices(self) -> torch.Tensor:
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(self.num_samples, generator=generator)
+        else:
+            order = torch.arange(self.num_samples)
+        if self.world_size > 1:
+            per_rank = self.num_samples // self.world_size  # equal shares keep ranks in step
+            order = order[self.rank : per_rank * self.world_size : self.world_size]
+        return order
+
+    def __iter__(self):
+        batches = self._indices().split(self.batch_size)
+        if self.drop_last and len(batches) and len(batches[-1]) < self.batch_size:
+            batches = batches[:-1]
+        return iter(batches)
+
+    def __len__(self) -> int:
+        n = self.num_samples // self.world_size
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+def batch_loader(
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    batch_size: int,
+    shuffle: bool,
+    seed: int = 0,
+    drop_last: bool = False,
+    rank: int = 0,
+    world_size: int = 1,
+) -> DataLoader:
+    sampler = BatchIndices(len(targets), batch_size, shuffle, seed, drop_last, rank, world_size)
+    # batch_size=None: the sampler already yields whole batches, the DataLoader only iterates.
+    return DataLoader(TensorBatches(images, targets), sampler=sampler, batch_size=None)

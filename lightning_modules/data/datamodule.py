@@ -1,0 +1,117 @@
+"""An MNIST-style dataset (Fashion-MNIST, MNIST, KMNIST) held in memory as uint8 tensors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import lightning as L
+import torch
+
+from lightning_modules.data.batches import batch_loader
+from lightning_modules.data.files import DatasetError, ensure_idx_files
+
+
+class IDXImageDataModule(L.LightningDataModule):
+    """Train/val/test splits of a torchvision MNIST-style dataset, as tensors in memory.
+
+    Images stay uint8 until a batch reaches its device, where they become floats in
+    [0, 1] and, if ``normalize``, are standardised with ``mean``/``std``. The validation
+    split is carved from the training set with a seeded permutation; the official test
+    set is the test split.
+    """
+
+    def __init__(
+        self,
+        dataset_class: type,
+        data_dir: str,
+        system_dirs: Sequence[str] = (),
+        download: bool = True,
+        batch_size: int = 128,
+        eval_batch_size: int | None = None,
+        val_size: int = 5000,
+        normalize: bool = True,
+        mean: float = 0.5,
+        std: float = 0.5,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.dataset_class = dataset_class
+        self.data_dir = data_dir
+        self.system_dirs = list(system_dirs)
+        self.download = download
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or max(batch_size, 1000)
+        self.val_size = val_size
+        self.normalize = normalize
+        self.mean = mean
+        self.std = std
+        self.seed = seed
+        self.class_names: list[str] = list(dataset_class.classes)
+        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def prepare_data(self) -> None:
+        ensure_idx_files(self.dataset_class, self.data_dir, self.system_dirs, self.download)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        ensure_idx_files(self.dataset_class, self.data_dir, self.system_dirs, self.download)
+        train = self._read(train=True)
+        test = self._read(train=False)
+        n_train = len(train[1])
+        if not 0 <= self.val_size < n_train:
+            raise ValueError(
+                f"data.val_size={self.val_size} must be in [0, {n_train}): the training set "
+                f"has {n_train} images. Lower data.val_size."
+            )
+        order = torch.randperm(n_train, generator=torch.Generator().manual_seed(self.seed))
+        val_idx, train_idx = order[: self.val_size], order[self.val_size :]
+        self.splits = {
+            "train": (train[0][train_idx], train[1][train_idx]),
+            "val": (train[0][val_idx], train[1][val_idx]),
+            "test": test,
+        }
+
+    def _read(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        try:
+            ds = self.dataset_class(self.data_dir, train=train, download=False)
+        except (RuntimeError, ValueError) as err:
+            raise DatasetError(
+                f"Could not read {self.dataset_class.__name__} from {self.data_dir}: {err}. "
+                f"Delete {self.data_dir}/{self.dataset_class.__name__} and run again."
+            ) from err
+        return ds.data.unsqueeze(1).contiguous(), ds.targets.long()
+
+    def _loader(self, split: str, shuffle: bool, batch_size: int):
+        images, targets = self.splits[split]
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        return batch_loader(
+            images, targets, batch_size, shuffle=shuffle, seed=self.seed,
+            rank=rank, world_size=world,
+        )
+
+    def train_dataloader(self):
+        return self._loader("train", shuffle=True, batch_size=self.batch_size)
+
+    def val_dataloader(self):
+        return self._loader("val", shuffle=False, batch_size=self.eval_batch_size)
+
+    def test_dataloader(self):
+        return self._loader("test", shuffle=False, batch_size=self.eval_batch_size)
+
+    def to_model_input(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 images -> the float tensors models see."""
+        x = images.float().div_(255.0)
+        if self.normalize:
+            x = x.sub_(self.mean).div_(self.std)
+        return x
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        if isinstance(batch, torch.Tensor):  # an example input (model summary), already float
+            return batch
+        images, targets = batch
+        return self.to_model_input(images), targets
