@@ -73,8 +73,13 @@ def main(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from lab import ddp_sweeps
+
     try:
-        metrics = train(cfg)
+        if ddp_sweeps.needs_single_run(cfg):
+            metrics = ddp_sweeps.run_as_single_run(__file__)
+        else:
+            metrics = train(cfg)
     except Exception:
         if HydraConfig.get().mode != RunMode.MULTIRUN:
             raise

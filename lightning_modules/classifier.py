@@ -69,4 +69,5 @@ class ImageClassifier(ConfiguredModule):
         if self.trainer.sanity_checking:
             return
         self.val_acc_best(self.acc[STAGES.index("val")].compute())
-        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
+        # A plain tensor: Lightning only syncs it across DDP ranks when asked.
+        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True, sync_dist=True)

@@ -57,7 +57,10 @@ def test_data_options_compose(tmp_path, data, dataset):
 @pytest.mark.parametrize("trainer", options("trainer"))
 def test_trainer_options_compose(tmp_path, trainer):
     cfg = compose_defaults(tmp_path, f"trainer={trainer}")
-    assert cfg.trainer.accelerator == {"auto": "auto", "cpu": "cpu", "gpu": "gpu"}[trainer]
+    accelerators = {"auto": "auto", "cpu": "cpu", "gpu": "gpu", "ddp": "gpu", "ddp_cpu": "cpu"}
+    assert cfg.trainer.accelerator == accelerators[trainer]
+    # The data module shards every split by rank; Lightning's sampler must not shard it again.
+    assert cfg.trainer.use_distributed_sampler is False
 
 
 def test_callbacks_and_loggers_build(compose_cfg):
