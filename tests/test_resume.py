@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -127,12 +128,6 @@ def test_disk_full_while_writing_a_checkpoint_fails_clearly(tiny_data_dir, tmp_p
     assert partial_files(last) == []
 
 
-def test_resume_without_a_checkpoint_says_what_to_do(tiny_data_dir, tmp_path):
-    result = _resume(tiny_data_dir, tmp_path)
-    assert result.returncode != 0
-    assert f"ResumeError: resume={tmp_path}: no last checkpoint under {tmp_path}" in result.stderr
-
-
 def test_resume_checks_its_arguments(compose_cfg, tmp_path):
     from lab.resume import ResumeError, checkpoint_to_resume
 
@@ -140,6 +135,9 @@ def test_resume_checks_its_arguments(compose_cfg, tmp_path):
         checkpoint_to_resume(compose_cfg(f"ckpt_path={tmp_path}/missing.ckpt"), trainer=None)
     with pytest.raises(ResumeError, match="Drop the paths.output_dir override"):
         checkpoint_to_resume(compose_cfg(f"resume={tmp_path}/elsewhere"), trainer=None)
+    no_checkpoints = SimpleNamespace(checkpoint_callbacks=[])
+    with pytest.raises(ResumeError, match=f"no last checkpoint under {tmp_path / 'run'}"):
+        checkpoint_to_resume(compose_cfg(f"resume={tmp_path / 'run'}"), no_checkpoints)
 
 
 def test_batch_order_follows_the_epoch_set_after_the_iterator_was_made():
