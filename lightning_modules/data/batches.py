@@ -19,6 +19,7 @@ class TensorBatches(Dataset):
         return len(self.targets)
 
     def __getitem__(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        index = index.to(self.images.device, non_blocking=True)  # no-op on the CPU
         return self.images[index], self.targets[index]
 
 

@@ -18,6 +18,10 @@ class IDXImageDataModule(L.LightningDataModule):
     [0, 1] and, if ``normalize``, are standardised with ``mean``/``std``. The validation
     split is carved from the training set with a seeded permutation; the official test
     set is the test split.
+
+    With ``on_device`` (default) and an accelerator, the uint8 splits are moved to the
+    accelerator once (47 MB for Fashion-MNIST), so batches are sliced there and never copied
+    from the host.
     """
 
     def __init__(
@@ -33,6 +37,7 @@ class IDXImageDataModule(L.LightningDataModule):
         mean: float = 0.5,
         std: float = 0.5,
         seed: int = 0,
+        on_device: bool = True,
     ) -> None:
         super().__init__()
         self.dataset_class = dataset_class
@@ -46,6 +51,7 @@ class IDXImageDataModule(L.LightningDataModule):
         self.mean = mean
         self.std = std
         self.seed = seed
+        self.on_device = on_device
         self.class_names: list[str] = list(dataset_class.classes)
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -75,6 +81,9 @@ class IDXImageDataModule(L.LightningDataModule):
             "val": (train[0][val_idx], train[1][val_idx]),
             "test": test,
         }
+        device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
+        if self.on_device and device.type != "cpu":
+            self.splits = {k: (x.to(device), y.to(device)) for k, (x, y) in self.splits.items()}
 
     def _read(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         try:
