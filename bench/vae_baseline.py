@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -82,6 +83,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # one line per epoch
 
     rows = [run(name, overrides, args) for name, overrides in MODELS.items()]
     print(f"\n{args.epochs} epochs, test set of Fashion-MNIST, negative ELBO in nats per image\n")

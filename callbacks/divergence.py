@@ -57,7 +57,7 @@ class DivergenceGuard(Callback):
         value = f" ({float(loss)})" if loss is not None and first_bad == trainer.global_step else ""
         raise TrainingDiverged(
             f"Training diverged: non-finite loss{value} at step {first_bad} "
-            f"(epoch {trainer.current_epoch}) with {_optimizer_settings(trainer)}. "
+            f"(epoch {trainer.current_epoch + 1}) with {_optimizer_settings(trainer)}. "
             "Lower optimizer.lr or optimizer.momentum, or add gradient clipping "
             "(trainer.gradient_clip_val)."
         )

@@ -69,11 +69,15 @@ def swept_keys(jobs: list[Job]) -> list[str]:
     return varying or keys
 
 
+def numeric_metrics(jobs: list[Job]) -> list[str]:
+    return sorted({k for job in jobs for k, v in job.metrics.items() if _is_number(v)})
+
+
 def main_metrics(jobs: list[Job]) -> list[str]:
     """The metrics of the last stage the jobs reached: test, else validation, else training."""
     from lightning_modules.base import STAGES
 
-    names = sorted({k for job in jobs for k, v in job.metrics.items() if _is_number(v)})
+    names = numeric_metrics(jobs)
     for stage in reversed(STAGES):
         chosen = [n for n in names if n.startswith(f"{stage}/")]
         if chosen:
@@ -103,9 +107,8 @@ class SweepSummary(Callback):
 
 def write_summary(sweep_dir: Path, jobs: list[Job], shown: list[str]) -> list[Path]:
     params = swept_keys(jobs)
-    all_metrics = sorted({k for job in jobs for k, v in job.metrics.items() if _is_number(v)})
     written = [
-        _write_csv(sweep_dir / TABLE_CSV, jobs, params, all_metrics),
+        _write_csv(sweep_dir / TABLE_CSV, jobs, params, numeric_metrics(jobs)),
         _write_markdown(sweep_dir / TABLE_MARKDOWN, jobs, params, shown),
     ]
     for key in params:
