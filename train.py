@@ -28,9 +28,6 @@ def train(cfg: DictConfig) -> dict:
     Returns the run's final metrics. Heavy libraries are imported here, not at module
     level, so that ``--help`` and config errors answer at once.
     """
-    import lightning as L
-
-    from callbacks.run_settings import RunSettings
     from lab import build, preflight, resume, run_record, validate
 
     run_dir = Path(cfg.paths.output_dir)
@@ -38,7 +35,11 @@ def train(cfg: DictConfig) -> dict:
     run_record.record(run_dir, {"status": "running"})
     started = time.perf_counter()
     try:
-        validate.check_config(cfg)  # before any data is read or model built
+        validate.check_config(cfg)  # before any data is read, model built or torch imported
+        import lightning as L
+
+        from callbacks.run_settings import RunSettings
+
         L.seed_everything(cfg.seed, workers=True)
         datamodule = build.datamodule(cfg)
         model = build.model(cfg)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,13 @@ def log_hparams(trainer, hyperparameters: dict, metrics: dict[str, Any]) -> None
 
 def record(run_dir: str | Path, entries: dict[str, Any]) -> dict[str, Any]:
     """Merge ``entries`` into the run's ``metrics.json``; under DDP only global rank 0 writes."""
-    from lightning.pytorch.utilities import rank_zero_only
+    # Without Lightning imported no DDP rank can exist yet (ranks start in fit), and a config
+    # error must be reported without the seconds that importing it takes.
+    if "lightning" in sys.modules:
+        from lightning.pytorch.utilities import rank_zero_only
 
-    if rank_zero_only.rank != 0:  # every DDP rank runs train(); they share one run dir
-        return dict(entries)
+        if rank_zero_only.rank != 0:  # every DDP rank runs train(); they share one run dir
+            return dict(entries)
     metrics = update_metrics(run_dir, entries)
     log.info("Metrics written to %s", Path(run_dir) / "metrics.json")
     return metrics

@@ -92,12 +92,12 @@ RANGES: dict[str, Interval] = {
 
 def _choices() -> dict[str, Collection[str]]:
     """Settings that name one of a fixed set of options, by config path."""
-    from lightning_modules.nets.layers import ACTIVATIONS, POOLINGS
+    from lightning_modules.options import ACTIVATIONS, LIKELIHOODS, POOLINGS
 
     return {
         "model.activation": ACTIVATIONS,
         "model.pooling": POOLINGS,
-        "model.likelihood": ("bernoulli", "gaussian"),  # the VAE's reconstruction terms
+        "model.likelihood": LIKELIHOODS,
         "model.monitor_mode": ("min", "max"),
     }
 
@@ -115,21 +115,22 @@ def _select(cfg: DictConfig, key: str) -> Any:
     return value
 
 
+# Training images of the datasets the data configs offer, by class path (no import needed).
+TRAIN_SET_SIZES = {
+    "torchvision.datasets.FashionMNIST": 60_000,
+    "torchvision.datasets.MNIST": 60_000,
+    "torchvision.datasets.KMNIST": 60_000,
+}
+
+
 def _val_size_problem(cfg: DictConfig) -> tuple[str, Any, str] | None:
     """The validation split must leave training images (the data module checks the real count)."""
     val_size = _select(cfg, "data.val_size")
-    if val_size is _ABSENT or "dataset_class" not in cfg.data:
-        return None
-    from hydra.utils import instantiate
-
-    from lightning_modules.data.files import train_set_size
-
-    dataset_class = instantiate(cfg.data.dataset_class)
-    n_train = train_set_size(dataset_class)
-    if n_train is None:
+    n_train = TRAIN_SET_SIZES.get(_select(cfg, "data.dataset_class.path"))
+    if val_size is _ABSENT or n_train is None:
         return None
     if problem := Interval(low=1, high=n_train, high_open=True, integer=True).problem(val_size):
-        why = f"{dataset_class.__name__} has {n_train} training images; validation needs some"
+        why = f"the training set has {n_train} images; validation needs some"
         return "data.val_size", val_size, f"{problem} ({why})"
     return None
 

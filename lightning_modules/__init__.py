@@ -1,7 +1,20 @@
-"""LightningModules, nets and data modules, composed by the Hydra configs under ``conf/``."""
+"""LightningModules, nets and data modules, composed by the Hydra configs under ``conf/``.
 
-from lightning_modules.classifier import ImageClassifier
-from lightning_modules.data import IDXImageDataModule
-from lightning_modules.vae import VAE
+Exports load on first use, so that reading a name table (e.g. for config checks) does not
+import torch and Lightning.
+"""
 
-__all__ = ["VAE", "IDXImageDataModule", "ImageClassifier"]
+from importlib import import_module
+
+_EXPORTS = {
+    "ImageClassifier": "lightning_modules.classifier",
+    "VAE": "lightning_modules.vae",
+    "IDXImageDataModule": "lightning_modules.data.datamodule",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

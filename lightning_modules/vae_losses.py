@@ -9,6 +9,8 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
+from lightning_modules.options import LIKELIHOODS, choose
+
 # (decoder logits, images in [0, 1]) -> -log p(x|z) per image, summed over pixels
 PixelLikelihood = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -29,8 +31,7 @@ def pixel_likelihood(name: str, gaussian_scale: float = 0.1) -> PixelLikelihood:
         "bernoulli": bernoulli_nll,
         "gaussian": partial(gaussian_nll, scale=gaussian_scale),
     }
-    if name not in table:
-        raise ValueError(f"model.likelihood={name!r}; choose one of {sorted(table)}")
+    choose("likelihood", LIKELIHOODS, name)
     if gaussian_scale <= 0:
         raise ValueError(f"model.gaussian_scale={gaussian_scale} must be positive")
     return table[name]

@@ -7,6 +7,7 @@ import pytest
 from lab.validate import ConfigError, check_config, problems
 from tests.conftest import run_cli, tiny_overrides
 
+FASHION_MNIST = "data.dataset_class.path=torchvision.datasets.FashionMNIST"
 # (override, key in the message, allowed range in the message)
 INVALID = [
     ("optimizer.lr=0", "optimizer.lr=0", "> 0"),
@@ -21,8 +22,8 @@ INVALID = [
     ("data.batch_size=0", "data.batch_size=0", "an integer >= 1"),
     ("data.batch_size=abc", "data.batch_size='abc'", "an integer >= 1"),
     ("data.eval_batch_size=-5", "data.eval_batch_size=-5", "an integer >= 1 (or null)"),
-    ("data.val_size=60000", "data.val_size=60000", "in [1, 60000)"),
-    ("data.val_size=0", "data.val_size=0", "in [1, 60000)"),
+    (f"{FASHION_MNIST} data.val_size=60000", "data.val_size=60000", "in [1, 60000)"),
+    (f"{FASHION_MNIST} data.val_size=0", "data.val_size=0", "in [1, 60000)"),
     ("trainer.max_epochs=0", "trainer.max_epochs=0", "an integer >= 1"),
     ("scheduler=step scheduler.step_size=0", "scheduler.step_size=0", "an integer >= 1"),
     ("seed=-1", "seed=-1", "in [0, 4294967295]"),

@@ -34,17 +34,6 @@ IDX_MD5 = {
 }
 
 
-# Images in the training file of torchvision's MNIST-style datasets (MNIST, FashionMNIST, KMNIST).
-MNIST_TRAIN_IMAGES = 60_000
-
-
-def train_set_size(dataset_cls: type) -> int | None:
-    """Images in ``dataset_cls``'s training file, where known without reading it."""
-    from torchvision.datasets import MNIST
-
-    return MNIST_TRAIN_IMAGES if issubclass(dataset_cls, MNIST) else None
-
-
 class DatasetError(RuntimeError):
     """The dataset files are missing or damaged; the message says how to fix it."""
 

@@ -1,0 +1,15 @@
+"""Names that configs choose components by. Free of torch, so configs are checked in a blink."""
+
+# activation name -> torch.nn class name
+ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}
+# pooling name -> torch.nn class name
+POOLINGS = {"max": "MaxPool2d", "avg": "AvgPool2d"}
+# pixel likelihoods of the VAE's reconstruction term
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+def choose(kind: str, options, name: str):
+    """``options[name]`` (or ``name`` for a tuple), with an error listing the choices."""
+    if name not in options:
+        raise ValueError(f"unknown {kind} {name!r}; choose one of {sorted(options)}")
+    return options[name] if isinstance(options, dict) else name
