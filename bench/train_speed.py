@@ -50,11 +50,21 @@ def compose(model: str, batch_size: int, epochs: int, device: str, run_dir: Path
 
 
 def training_loss(module, batch):
-    """The batch's training loss without any metric or logging work."""
+    """The batch's training loss with no metric or logging work: the floor's own step."""
+    import torch
     import torch.nn.functional as F
 
+    from lightning_modules.protocols import Generative
+    from lightning_modules.vae_losses import bernoulli_nll, gaussian_kl
+
     x, y = batch
-    return F.cross_entropy(module(x), y)
+    if not isinstance(module, Generative):
+        return F.cross_entropy(module(x), y)
+    mean, logvar = module.net.encode(x)
+    z = mean + (0.5 * logvar).exp() * torch.randn_like(mean)
+    return (
+        bernoulli_nll(module.net.decoder_logits(z), x) + gaussian_kl(mean, logvar).sum(1)
+    ).mean()
 
 
 def hand_written_epochs(module, batches_per_epoch, epochs: int, device: str) -> list[float]:
@@ -170,9 +180,22 @@ def run_worker(args) -> dict:
 def measure(contender, model, batch_size, args, run_root: Path) -> dict:
     run_dir = run_root / f"{model}-{batch_size}-{contender}-{time.monotonic_ns()}"
     command = [
-        sys.executable, __file__, "--worker", contender, "--model", model,
-        "--batch-size", str(batch_size), "--epochs", str(args.epochs),
-        "--warmup", str(args.warmup), "--device", args.device, "--run-dir", str(run_dir),
+        sys.executable,
+        __file__,
+        "--worker",
+        contender,
+        "--model",
+        model,
+        "--batch-size",
+        str(batch_size),
+        "--epochs",
+        str(args.epochs),
+        "--warmup",
+        str(args.warmup),
+        "--device",
+        args.device,
+        "--run-dir",
+        str(run_dir),
     ]
     out = subprocess.run(command, capture_output=True, text=True, check=False)
     if out.returncode != 0:
@@ -188,7 +211,9 @@ def table(results: list[dict]) -> str:
     ]
     groups: dict[tuple, dict[str, list[dict]]] = {}
     for r in results:
-        groups.setdefault((r["model"], r["batch_size"]), {}).setdefault(r["contender"], []).append(r)
+        groups.setdefault((r["model"], r["batch_size"]), {}).setdefault(r["contender"], []).append(
+            r
+        )
     for (model, batch), by_contender in groups.items():
         medians = {
             c: {k: statistics.median(r[k] for r in rs) for k in ("epoch_s", "peak_rss_mb")}
@@ -199,9 +224,16 @@ def table(results: list[dict]) -> str:
                 continue
             rs, m = by_contender[contender], medians[contender]
             vs_floor = m["epoch_s"] / medians["floor"]["epoch_s"] if "floor" in medians else None
-            vs_tv = (m["epoch_s"] / medians["torchvision"]["epoch_s"]
-                     if "torchvision" in medians else None)
-            val = statistics.median(r["val_samples_per_s"] for r in rs) if "val_samples_per_s" in rs[0] else None
+            vs_tv = (
+                m["epoch_s"] / medians["torchvision"]["epoch_s"]
+                if "torchvision" in medians
+                else None
+            )
+            val = (
+                statistics.median(r["val_samples_per_s"] for r in rs)
+                if "val_samples_per_s" in rs[0]
+                else None
+            )
             rows.append(
                 f"| {model} | {batch} | {contender} | {m['epoch_s']:.2f} | "
                 f"{statistics.median(r['samples_per_s'] for r in rs):,.0f} | "
@@ -235,14 +267,22 @@ def main() -> None:
     import torch
 
     args.out.mkdir(parents=True, exist_ok=True)
-    device = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {os.cpu_count()} cores"
-    print(f"device: {device}; torch {torch.__version__}; {args.repeats} repeats x "
-          f"{args.epochs} timed epochs after {args.warmup} warm-up", flush=True)
+    device = (
+        torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {os.cpu_count()} cores"
+    )
+    print(
+        f"device: {device}; torch {torch.__version__}; {args.repeats} repeats x "
+        f"{args.epochs} timed epochs after {args.warmup} warm-up",
+        flush=True,
+    )
     results = []
     for repeat in range(args.repeats):
         for model in args.models:
             for batch_size in args.batch_sizes:
-                order = args.contenders[repeat % len(args.contenders):] + args.contenders[: repeat % len(args.contenders)]
+                order = (
+                    args.contenders[repeat % len(args.contenders) :]
+                    + args.contenders[: repeat % len(args.contenders)]
+                )
                 for contender in order:
                     r = measure(contender, model, batch_size, args, args.out / "runs")
                     results.append(r)

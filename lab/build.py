@@ -17,9 +17,12 @@ def datamodule(cfg: DictConfig):
 def model(cfg: DictConfig):
     """The LightningModule: ``model.module`` around the net ``model.net``, with the optimizer."""
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
+    net = instantiate(cfg.model.net, _convert_="all")
+    if cfg.get("compile"):
+        net.compile()  # in place: parameter names and feature taps stay as they are
     return instantiate(
         cfg.model.module,
-        net=instantiate(cfg.model.net, _convert_="all"),
+        net=net,
         optimizer=instantiate(cfg.optimizer, _convert_="all"),
         scheduler=scheduler,
     )

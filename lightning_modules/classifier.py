@@ -70,4 +70,4 @@ class ImageClassifier(ConfiguredModule):
             return
         self.val_acc_best(self.acc[STAGES.index("val")].compute())
         # A plain tensor: Lightning only syncs it across DDP ranks when asked.
-        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True, sync_dist=True)
+        self.log(f"{self.monitor}_best", self.val_acc_best.compute(), prog_bar=True, sync_dist=True)

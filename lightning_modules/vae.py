@@ -65,6 +65,7 @@ class VAE(ConfiguredModule):
         self.iw_nll = MeanMetric()
         self.latent_usage = LatentUsage(net.latent_dim, active_unit_threshold)
         self.val_loss_best = MinMetric()
+        self.val_loss_best.persistent(True)  # training state: a resumed run must remember the best
         self.example_input_array = torch.zeros(1, *input_shape)
 
     # The Generative protocol, delegated to the net.
@@ -142,7 +143,8 @@ class VAE(ConfiguredModule):
             return
         self.log(ACTIVE_UNITS, usage["active_units"].float())
         self.val_loss_best(self.terms[STAGES.index("val")]["loss"].compute())
-        self.log(f"{self.monitor}_best", self.val_loss_best.compute(), prog_bar=True)
+        best = self.val_loss_best.compute()
+        self.log(f"{self.monitor}_best", best, prog_bar=True, sync_dist=True)
         if self.trainer.is_global_zero:
             kl_per_dim = usage["kl_per_dim"].tolist()
             update_metrics(self.trainer.default_root_dir, {KL_PER_DIM: kl_per_dim})

@@ -95,3 +95,10 @@ def test_bad_overrides_fail_with_hydra_message(override, message):
     result = run_cli(override)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_compile_option_compiles_the_net_in_place(compose_cfg):
+    plain = build.model(compose_cfg()).net
+    compiled = build.model(compose_cfg("compile=true")).net
+    assert plain._compiled_call_impl is None and compiled._compiled_call_impl is not None
+    assert compiled.state_dict().keys() == plain.state_dict().keys()

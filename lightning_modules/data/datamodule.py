@@ -97,7 +97,8 @@ class IDXImageDataModule(L.LightningDataModule):
 
     def _loader(self, split: str, shuffle: bool, batch_size: int):
         images, targets = self.splits[split]
-        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
         return batch_loader(
             images, targets, batch_size, shuffle=shuffle, seed=self.seed,
             rank=rank, world_size=world,
