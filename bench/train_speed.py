@@ -1,4 +1,4 @@
-"""Training speed of this project's path against a hand-written loop and the usual torchvision pipeline.
+"""Training speed: this project against a hand-written loop and the usual torchvision pipeline.
 
     python bench/train_speed.py                       # all models, batch 128 and 512, CPU
     python bench/train_speed.py --models lenet --batch-sizes 128 --repeats 5
