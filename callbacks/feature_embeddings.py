@@ -68,9 +68,9 @@ class FeatureEmbeddings(Callback):
         batch_size: int = 500,
         seed: int = 0,
     ) -> None:
-        if num_images < 10:
+        if num_images < 100:  # fewer leave t-SNE's perplexity and the 5-fold kNN without data
             raise ValueError(
-                f"callbacks.feature_embeddings.num_images={num_images}; use 10 or more"
+                f"callbacks.feature_embeddings.num_images={num_images}; use 100 or more"
             )
         if every_n_epochs < 0:
             raise ValueError(
@@ -115,7 +115,8 @@ class FeatureEmbeddings(Callback):
         data = trainer.datamodule
         images, targets = data.splits[SPLIT]
         chosen = stratified_subset(targets, self.num_images, self.seed)
-        taps, predictions = self._read_taps(pl_module, data, images[chosen])
+        taps, predictions = read_taps(pl_module, data.to_model_input, images[chosen],
+                                       self.batch_size)
         labels = targets[chosen].numpy()
         step = trainer.global_step
         writer = tensorboard_writer(trainer)
@@ -132,27 +133,6 @@ class FeatureEmbeddings(Callback):
             logger.log_metrics(scores, step=step)
         update_metrics(trainer.default_root_dir, {**scores, WALL_TIME_KEY: seconds})
         log.info("Embedded %d test images from taps %s in %.1f s", len(labels), list(taps), seconds)
-
-    @torch.no_grad()
-    def _read_taps(self, pl_module, data, images: torch.Tensor):
-        """Every tap's features ``[N, D]`` (float32, CPU), and predicted classes for classifiers."""
-        was_training = pl_module.training
-        pl_module.eval()
-        taps: dict[str, list[torch.Tensor]] = {name: [] for name in pl_module.tap_names}
-        predictions = []
-        try:
-            for chunk in images.split(self.batch_size):
-                x = data.to_model_input(chunk.to(pl_module.device))
-                features = pl_module.features(x)
-                for name, chunks in taps.items():
-                    chunks.append(features[name].flatten(1).float().cpu())
-                if isinstance(pl_module, Classifier):
-                    predictions.append(pl_module(x).argmax(dim=1).cpu())
-        finally:
-            pl_module.train(was_training)
-        return {k: torch.cat(v) for k, v in taps.items()}, (
-            torch.cat(predictions) if predictions else None
-        )
 
     def _embed_taps(self, trainer, taps, labels, class_names, writer, step) -> dict[str, float]:
         out_dir = Path(trainer.default_root_dir) / EMBEDDINGS_DIR
@@ -192,3 +172,30 @@ class FeatureEmbeddings(Callback):
         for tap, features in taps.items():
             add_projector_embedding(writer, tap, features, metadata, thumbnails, step)
 
+
+@torch.no_grad()
+def read_taps(model, to_model_input, images: torch.Tensor, batch_size: int = 500):
+    """Every tap of ``model`` on uint8 ``images`` as ``[N, D]`` float32 CPU tensors, and the
+    predicted classes where the model is a :class:`Classifier` (else ``None``)."""
+    was_training = model.training
+    model.eval()
+    taps: dict[str, list[torch.Tensor]] = {name: [] for name in model.tap_names}
+    predictions = []
+    try:
+        for chunk in images.split(batch_size):
+            x = to_model_input(chunk.to(model.device))
+            features = model.features(x)
+            if missing := set(taps) - set(features):
+                raise ValueError(
+                    f"{type(model).__name__}.features() returned no {sorted(missing)}, which its "
+                    f"tap_names lists; return every tap or drop it from tap_names"
+                )
+            for name, chunks in taps.items():
+                chunks.append(features[name].flatten(1).float().cpu())
+            if isinstance(model, Classifier):
+                predictions.append(model(x).argmax(dim=1).cpu())
+    finally:
+        model.train(was_training)
+    return {k: torch.cat(v) for k, v in taps.items()}, (
+        torch.cat(predictions) if predictions else None
+    )

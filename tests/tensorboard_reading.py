@@ -22,18 +22,19 @@ def scalar_steps(log_dir: Path, tag: str) -> list[int]:
     return [event.step for event in events.Scalars(tag)]
 
 
-def projector_embeddings(log_dir: Path) -> dict[str, dict]:
-    """``projector_config.pbtxt`` parsed: tensor name -> its file paths and sprite size."""
+def projector_embeddings(log_dir: Path) -> list[dict]:
+    """``projector_config.pbtxt`` parsed: each entry's tensor name, files and thumbnail size."""
     from google.protobuf import text_format
     from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
     config = text_format.Parse((log_dir / "projector_config.pbtxt").read_text(), ProjectorConfig())
-    return {
-        embedding.tensor_name: {
+    return [
+        {
+            "name": embedding.tensor_name,
             "tensors": log_dir / embedding.tensor_path,
             "metadata": log_dir / embedding.metadata_path,
             "sprite": log_dir / embedding.sprite.image_path,
             "thumbnail": tuple(embedding.sprite.single_image_dim),
         }
         for embedding in config.embeddings
-    }
+    ]

@@ -60,8 +60,8 @@ def test_figures_are_in_tensorboard(run_dir):
 
 def test_projector_holds_features_metadata_and_sprite_per_tap(run_dir):
     embeddings = projector_embeddings(run_dir / "tensorboard")
-    by_tap = {name.split(":")[0]: entry for name, entry in embeddings.items()}
-    assert set(by_tap) == set(TAPS)
+    by_tap = {entry["name"].split(":")[0]: entry for entry in embeddings}
+    assert sorted(by_tap) == sorted(TAPS) and len(embeddings) == len(TAPS)
     side = math.ceil(math.sqrt(NUM_IMAGES)) * 28
     for tap, entry in by_tap.items():
         rows = entry["tensors"].read_text().splitlines()
@@ -103,6 +103,17 @@ def test_gradient_norms_every_n_steps(run_dir):
     assert all(step % GRAD_EVERY == 0 for step in steps)
 
 
+def test_every_n_epochs_adds_snapshots_once_per_step(compose_cfg, tmp_path):
+    cfg = compose_cfg("callbacks.feature_embeddings.every_n_epochs=1", *FAST_EMBEDDINGS)
+    assert train(cfg)["status"] == "completed"
+    names = [entry["name"] for entry in projector_embeddings(tmp_path / "run" / "tensorboard")]
+    steps_per_epoch = math.ceil((600 - 100) / 32)  # tiny train split / batch size
+    # After epochs 1 and 2; the end of fit falls on the step of epoch 2 and adds nothing.
+    assert sorted(names) == sorted(
+        f"{tap}:{step:05d}" for tap in TAPS for step in (steps_per_epoch, 2 * steps_per_epoch)
+    )
+
+
 @pytest.mark.parametrize("model", ["lenet", "small"])
 def test_taps_have_the_declared_dims(compose_cfg, model):
     module = build.model(compose_cfg(f"model={model}"))
@@ -141,7 +152,7 @@ def test_model_without_taps_is_skipped(tmp_path, caplog):
     trainer = SimpleNamespace(is_global_zero=True, global_step=0, fast_dev_run=False,
                               datamodule=None, default_root_dir=str(tmp_path), loggers=[])
     with caplog.at_level("INFO"):
-        FeatureEmbeddings(num_images=10).embed(trainer, torch.nn.Linear(2, 2))
+        FeatureEmbeddings(num_images=100).embed(trainer, torch.nn.Linear(2, 2))
     assert "no feature taps" in caplog.text
     assert list(tmp_path.iterdir()) == []
 
