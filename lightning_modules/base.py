@@ -36,3 +36,16 @@ class ConfiguredModule(L.LightningModule):
         scheduler = self.scheduler_factory(optimizer=optimizer)
         lr_scheduler = {"scheduler": scheduler, "interval": "epoch"}
         return {"optimizer": optimizer, "lr_scheduler": lr_scheduler}
+
+    def _step(self, batch, stage: str) -> torch.Tensor:
+        """Loss of ``batch``; logs the stage's metrics as ``<stage>/<name>``."""
+        raise NotImplementedError
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._step(batch, "test")

@@ -56,15 +56,6 @@ class ImageClassifier(ConfiguredModule):
         self.log(f"{stage}/acc", self.acc[i], on_step=False, on_epoch=True, prog_bar=True)
         return loss
 
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch, "val")
-
-    def test_step(self, batch, batch_idx):
-        self._step(batch, "test")
-
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
             return

@@ -127,15 +127,6 @@ class VAE(ConfiguredModule):
                 "set model.normalize_inputs=false"
             )
 
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch, "val")
-
-    def test_step(self, batch, batch_idx):
-        self._step(batch, "test")
-
     def on_validation_epoch_end(self) -> None:
         usage = self.latent_usage.compute()
         self.latent_usage.reset()

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.run_files import PARTIAL_SUFFIX, atomic_writer
+
 log = logging.getLogger(__name__)
 
 # MD5 sums of the *uncompressed* IDX files. Archives are accepted when either their
@@ -112,7 +114,7 @@ STALE_PARTIAL_S = 600
 
 
 def _remove_stale_partials(target: Path) -> None:
-    for partial in target.parent.glob(f".{target.name}.*.part"):
+    for partial in target.parent.glob(f".{target.name}.*{PARTIAL_SUFFIX}"):
         with contextlib.suppress(FileNotFoundError):
             if time.time() - partial.stat().st_mtime > STALE_PARTIAL_S:
                 log.info("Removing %s, left by an interrupted extraction", partial)
@@ -121,16 +123,8 @@ def _remove_stale_partials(target: Path) -> None:
 
 def _extract_atomically(archive: Path, target: Path) -> None:
     _remove_stale_partials(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, gzip.open(archive, "rb") as src:
-            shutil.copyfileobj(src, out, length=1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(target) as out, gzip.open(archive, "rb") as src:
+        shutil.copyfileobj(src, out, length=1 << 20)
 
 
 def ensure_idx_files(
