@@ -31,8 +31,12 @@ class ImageClassifier(ConfiguredModule):
         self.num_classes = num_classes
         self.tap_names = tuple(getattr(net, "tap_names", ("logits",)))
         # One metric object per stage: Lightning resets and syncs each on its own.
-        self.acc = nn.ModuleList(MulticlassAccuracy(num_classes, average="micro") for _ in STAGES)
-        self.mean_loss = nn.ModuleList(MeanMetric() for _ in STAGES)
+        # No per-step input checks: they cost a host sync each step, and a non-finite loss is
+        # caught by the divergence callback.
+        self.acc = nn.ModuleList(
+            MulticlassAccuracy(num_classes, average="micro", validate_args=False) for _ in STAGES
+        )
+        self.mean_loss = nn.ModuleList(MeanMetric(nan_strategy="disable") for _ in STAGES)
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # training state: a resumed run must remember the best
         self.example_input_array = torch.zeros(1, *input_shape)
