@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,13 +40,24 @@ def log_hparams(trainer, hyperparameters: dict, metrics: dict[str, Any]) -> None
 
 def record(run_dir: str | Path, entries: dict[str, Any]) -> dict[str, Any]:
     """Merge ``entries`` into the run's ``metrics.json``; under DDP only global rank 0 writes."""
-    # Without Lightning imported no DDP rank can exist yet (ranks start in fit), and a config
-    # error must be reported without the seconds that importing it takes.
-    if "lightning" in sys.modules:
-        from lightning.pytorch.utilities import rank_zero_only
-
-        if rank_zero_only.rank != 0:  # every DDP rank runs train(); they share one run dir
-            return dict(entries)
+    if _rank() != 0:  # every DDP rank runs train(); they share one run dir
+        return dict(entries)
     metrics = update_metrics(run_dir, entries)
     log.info("Metrics written to %s", Path(run_dir) / "metrics.json")
     return metrics
+
+
+def _rank() -> int:
+    """This process's global rank; read from the environment until Lightning is imported.
+
+    A config error must be reported without the seconds that importing Lightning takes; the
+    variables are the ones Lightning itself reads (``lightning_fabric``'s ``_get_rank``).
+    """
+    if "lightning" in sys.modules:
+        from lightning.pytorch.utilities import rank_zero_only
+
+        return rank_zero_only.rank
+    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        if (rank := os.environ.get(key)) is not None:
+            return int(rank)
+    return 0

@@ -49,4 +49,7 @@ def logged_hparams(run_dir: Path) -> dict[str, float | str]:
 
 def stage_metrics(values: dict) -> dict[str, float]:
     """The ``train/``, ``val/`` and ``test/`` numbers of a metrics.json."""
-    return {k: v for k, v in values.items() if k.startswith(("train/", "val/", "test/"))}
+    return {
+        k: v for k, v in values.items()
+        if k.startswith(("train/", "val/", "test/")) and isinstance(v, (int, float))
+    }
