@@ -43,7 +43,8 @@ def train(cfg: DictConfig) -> dict:
         L.seed_everything(cfg.seed, workers=True)
         datamodule = build.datamodule(cfg)
         model = build.model(cfg)
-        settings = RunSettings(build.hyperparameters(cfg))  # compared with a resumed checkpoint's
+        hyperparameters = build.hyperparameters(cfg)
+        settings = RunSettings(hyperparameters)  # compared with a resumed checkpoint's
         trainer = build.trainer(cfg, [*build.callbacks(cfg), settings], build.loggers(cfg))
 
         ckpt_path = resume.checkpoint_to_resume(cfg, trainer)
@@ -65,7 +66,7 @@ def train(cfg: DictConfig) -> dict:
         num_params=sum(p.numel() for p in model.parameters()),
         wall_time_s=round(time.perf_counter() - started, 2),
     )
-    run_record.log_hparams(trainer, build.hyperparameters(cfg), metrics)
+    run_record.log_hparams(trainer, hyperparameters, metrics)
     return run_record.record(run_dir, metrics)
 
 

@@ -77,21 +77,13 @@ class BatchIndices(Sampler[torch.Tensor]):
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
 
-def batch_loader(
-    images: torch.Tensor,
-    targets: torch.Tensor,
-    batch_size: int,
-    shuffle: bool,
-    seed: int = 0,
-    drop_last: bool = False,
-    rank: int = 0,
-    world_size: int = 1,
-) -> DataLoader:
-    sampler = BatchIndices(len(targets), batch_size, shuffle, seed, drop_last, rank, world_size)
+def batch_loader(images: torch.Tensor, targets: torch.Tensor, **sampler_options) -> DataLoader:
+    """A DataLoader of whole batches; ``sampler_options`` are :class:`BatchIndices`' arguments."""
+    sampler = BatchIndices(len(targets), **sampler_options)
     # batch_size=None: the sampler already yields whole batches, the DataLoader only iterates.
     # Its own generator: creating an iterator draws a seed, which must not move the global RNG
     # (a resumed run creates its first iterator at another point than an uninterrupted one).
     return DataLoader(
         TensorBatches(images, targets), sampler=sampler, batch_size=None,
-        generator=torch.Generator().manual_seed(seed),
+        generator=torch.Generator().manual_seed(sampler.seed),
     )

@@ -100,7 +100,7 @@ class IDXImageDataModule(L.LightningDataModule):
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
         return batch_loader(
-            images, targets, batch_size, shuffle=shuffle, seed=self.seed,
+            images, targets, batch_size=batch_size, shuffle=shuffle, seed=self.seed,
             rank=rank, world_size=world,
         )
 
