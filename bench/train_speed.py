@@ -6,7 +6,9 @@
 
 Each measurement runs in its own process (so peak resident memory is its own), contenders
 alternate within every repeat, and the table reports medians over repeats of the median timed
-epoch (after a warm-up epoch). Run it on an otherwise idle machine.
+epoch (after a warm-up epoch). Ratios are taken within each repeat, so a machine whose speed
+drifts between repeats moves both sides of a ratio; the table gives their median and range.
+Run it on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -25,7 +27,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 
-CONTENDERS = ("floor", "project", "torchvision")
+# The hand-written loop, a bare Lightning Trainer running the floor's step, this project's
+# training path, and the usual torchvision pipeline.
+CONTENDERS = ("floor", "lightning", "project", "torchvision")
+# Off after the first repeat: they run once, at the end of fit, and are timed in that repeat.
+FIT_END_CALLBACKS_OFF = ("callbacks.feature_embeddings=null", "callbacks.image_grids=null")
 
 
 def peak_rss_mb() -> float:
@@ -88,85 +94,136 @@ def hand_written_epochs(module, batches_per_epoch, epochs: int, device: str) -> 
     return times
 
 
+def lightning_timer():
+    """A callback timing each training epoch up to its last batch, and each validation pass."""
+    from lightning.pytorch.callbacks import Callback
+
+    class EpochTimer(Callback):
+        def __init__(self):
+            self.train, self.val = [], []
+
+        def on_train_epoch_start(self, trainer, pl_module):
+            self._start = time.perf_counter()
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if batch_idx + 1 == trainer.num_training_batches:
+                self.train.append(time.perf_counter() - self._start)
+
+        def on_validation_start(self, trainer, pl_module):
+            self._val_start = time.perf_counter()
+
+        def on_validation_end(self, trainer, pl_module):
+            if not trainer.sanity_checking:
+                self.val.append(time.perf_counter() - self._val_start)
+
+        def on_train_end(self, trainer, pl_module):
+            self.train_end = time.perf_counter()
+
+    return EpochTimer()
+
+
+def floor_epochs(args, cfg, datamodule, module) -> tuple[list[float], int]:
+    import torch
+
+    datamodule.setup()
+    images, targets = datamodule.splits["train"]
+    x_all = datamodule.to_model_input(images).to(args.device)  # converted once, up front
+    y_all = targets.to(args.device)
+
+    def batches(epoch):
+        order = torch.randperm(len(y_all), generator=torch.Generator().manual_seed(epoch))
+        for idx in order.to(args.device).split(args.batch_size):
+            yield x_all[idx], y_all[idx]
+
+    return hand_written_epochs(module, batches, args.warmup + args.epochs, args.device), len(y_all)
+
+
+def torchvision_epochs(args, cfg, datamodule, module) -> tuple[list[float], int]:
+    from torch.utils.data import DataLoader, random_split
+    from torchvision import transforms
+
+    steps = [transforms.ToTensor()]
+    if datamodule.normalize:
+        steps.append(transforms.Normalize((datamodule.mean,), (datamodule.std,)))
+    full = datamodule.dataset_class(
+        datamodule.data_dir, train=True, transform=transforms.Compose(steps)
+    )
+    n = len(full) - datamodule.val_size
+    train_set, _ = random_split(full, [n, datamodule.val_size])
+    loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
+    total = args.warmup + args.epochs
+    return hand_written_epochs(module, lambda _: loader, total, args.device), n
+
+
+def bare_lightning_epochs(args, cfg, datamodule, module) -> tuple[list[float], int]:
+    """Lightning's loop alone: the floor's step, no metrics, logging or callbacks."""
+    import lightning as L
+
+    class FloorStep(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.module = module
+
+        def training_step(self, batch, batch_idx):
+            return training_loss(self.module, batch)
+
+        def configure_optimizers(self):
+            return self.module.configure_optimizers()
+
+    timer = lightning_timer()
+    trainer = L.Trainer(
+        max_epochs=args.warmup + args.epochs, accelerator=cfg.trainer.accelerator, devices=1,
+        logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,
+        use_distributed_sampler=False, callbacks=[timer],
+    )
+    trainer.fit(FloorStep(), datamodule=datamodule)
+    return timer.train, len(datamodule.splits["train"][1])
+
+
+def project_epochs(args, cfg, datamodule, module, result: dict) -> tuple[list[float], int]:
+    from lab import build
+
+    timer = lightning_timer()
+    trainer = build.trainer(cfg, [*build.callbacks(cfg), timer], build.loggers(cfg))
+    if args.profile:
+        from lightning.pytorch.profilers import SimpleProfiler
+
+        trainer.profiler = SimpleProfiler(dirpath=args.run_dir, filename="profile")
+    trainer.fit(module, datamodule=datamodule)
+    if args.fit_end:
+        result["fit_end_callbacks_s"] = round(time.perf_counter() - timer.train_end, 3)
+    val_n = len(datamodule.splits["val"][1])
+    timed_val = timer.val[args.warmup :] or timer.val
+    result["val_samples_per_s"] = round(val_n / statistics.median(timed_val), 1)
+    return timer.train, len(datamodule.splits["train"][1])
+
+
 def run_worker(args) -> dict:
     import torch
     from hydra.utils import instantiate
 
     from lab import build
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    total_epochs = args.warmup + args.epochs
-    run_dir = Path(args.run_dir)
-    cfg = compose(args.model, args.batch_size, total_epochs, args.device, run_dir)
+    extra = () if args.fit_end else FIT_END_CALLBACKS_OFF
+    cfg = compose(args.model, args.batch_size, args.warmup + args.epochs, args.device,
+                  Path(args.run_dir), extra)
     datamodule = instantiate(cfg.data, _convert_="partial")
     datamodule.prepare_data()
-    module = build.model(cfg).to(args.device)
-    result = {"model": args.model, "batch_size": args.batch_size, "contender": args.contender}
-
-    if args.contender == "floor":
-        datamodule.setup()
-        images, targets = datamodule.splits["train"]
-        x_all = datamodule.to_model_input(images).to(args.device)  # converted once, up front
-        y_all = targets.to(args.device)
-
-        def batches(epoch):
-            order = torch.randperm(len(y_all), generator=torch.Generator().manual_seed(epoch))
-            for idx in order.to(args.device).split(args.batch_size):
-                yield x_all[idx], y_all[idx]
-
-        epoch_times = hand_written_epochs(module, batches, total_epochs, args.device)
-        n = len(y_all)
-    elif args.contender == "torchvision":
-        from torch.utils.data import DataLoader, random_split
-        from torchvision import transforms
-
-        steps = [transforms.ToTensor()]
-        if datamodule.normalize:
-            steps.append(transforms.Normalize((datamodule.mean,), (datamodule.std,)))
-        full = datamodule.dataset_class(
-            datamodule.data_dir, train=True, transform=transforms.Compose(steps)
-        )
-        n = len(full) - datamodule.val_size
-        train_set, _ = random_split(full, [n, datamodule.val_size])
-        loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
-        epoch_times = hand_written_epochs(module, lambda _: loader, total_epochs, args.device)
+    module = build.model(cfg)
+    result = {"model": args.model, "batch_size": args.batch_size, "contender": args.contender,
+              "repeat": args.repeat}
+    if args.contender == "project":
+        epoch_times, n = project_epochs(args, cfg, datamodule, module, result)
     else:
-        from lightning.pytorch.callbacks import Callback
+        run = {"floor": floor_epochs, "lightning": bare_lightning_epochs,
+               "torchvision": torchvision_epochs}[args.contender]
+        epoch_times, n = run(args, cfg, datamodule, module.to(args.device))
 
-        class EpochTimer(Callback):
-            def __init__(self):
-                self.train, self.val, self.fit_end = [], [], 0.0
-
-            def on_train_epoch_start(self, trainer, pl_module):
-                self._t = time.perf_counter()
-
-            def on_validation_start(self, trainer, pl_module):
-                if not trainer.sanity_checking:
-                    self.train.append(time.perf_counter() - self._t)
-                    self._v = time.perf_counter()
-
-            def on_validation_end(self, trainer, pl_module):
-                if not trainer.sanity_checking:
-                    self.val.append(time.perf_counter() - self._v)
-
-            def on_train_end(self, trainer, pl_module):
-                self._end = time.perf_counter()
-
-        timer = EpochTimer()
-        callbacks = [*build.callbacks(cfg), timer]
-        trainer = build.trainer(cfg, callbacks, build.loggers(cfg))
-        module = build.model(cfg)
-        trainer.fit(module, datamodule=datamodule)
-        start_fit_end = timer._end
-        result["fit_end_callbacks_s"] = round(time.perf_counter() - start_fit_end, 3)
-        epoch_times = timer.train
-        n = len(datamodule.splits["train"][1])
-        val_n = len(datamodule.splits["val"][1])
-        timed_val = timer.val[args.warmup :] or timer.val
-        result["val_samples_per_s"] = round(val_n / statistics.median(timed_val), 1)
-
-    timed = epoch_times[args.warmup :]
-    epoch_s = statistics.median(timed)
+    epoch_s = statistics.median(epoch_times[args.warmup :])
     result.update(
         epoch_s=round(epoch_s, 3),
         samples_per_s=round(n / epoch_s, 1),
@@ -177,68 +234,74 @@ def run_worker(args) -> dict:
     return result
 
 
-def measure(contender, model, batch_size, args, run_root: Path) -> dict:
+def measure(contender, model, batch_size, repeat: int, args, run_root: Path) -> dict:
     run_dir = run_root / f"{model}-{batch_size}-{contender}-{time.monotonic_ns()}"
     command = [
-        sys.executable,
-        __file__,
-        "--worker",
-        contender,
-        "--model",
-        model,
-        "--batch-size",
-        str(batch_size),
-        "--epochs",
-        str(args.epochs),
-        "--warmup",
-        str(args.warmup),
-        "--device",
-        args.device,
-        "--run-dir",
-        str(run_dir),
+        sys.executable, __file__, "--worker", contender, "--model", model,
+        "--batch-size", str(batch_size), "--epochs", str(args.epochs),
+        "--warmup", str(args.warmup), "--device", args.device, "--run-dir", str(run_dir),
+        "--repeat", str(repeat), "--threads", str(args.threads or 0),
     ]
+    if repeat == 0:
+        command.append("--fit-end")
+    if repeat < 0:  # an extra, profiled run: not part of the timings
+        command.append("--profile")
     out = subprocess.run(command, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"{contender} {model} b{batch_size} failed:\n{out.stderr[-4000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if "--profile" in command:
+        result["profile"] = str(run_dir / "fit-profile.txt")
+    return result
+
+
+def _fmt(value: float | None, spec: str = ".2f") -> str:
+    return "" if value is None else format(value, spec)
+
+
+def _ratios(rows: list[dict], contender: str, reference: str) -> list[float]:
+    """``contender`` epoch / ``reference`` epoch, taken within each repeat."""
+    by_repeat: dict[int, dict[str, float]] = {}
+    for r in rows:
+        by_repeat.setdefault(r["repeat"], {})[r["contender"]] = r["epoch_s"]
+    return [t[contender] / t[reference] for t in by_repeat.values()
+            if contender in t and reference in t]
+
+
+def _ratio_cell(ratios: list[float]) -> str:
+    if not ratios:
+        return ""
+    if len(ratios) == 1:
+        return f"{ratios[0]:.2f}"
+    return f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
 
 
 def table(results: list[dict]) -> str:
     rows = [
         "| model | batch | contender | epoch s | samples/s | × floor | × torchvision | "
-        "val samples/s | peak RSS MB |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "val samples/s | peak RSS MB | end-of-fit s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    groups: dict[tuple, dict[str, list[dict]]] = {}
+    groups: dict[tuple, list[dict]] = {}
     for r in results:
-        groups.setdefault((r["model"], r["batch_size"]), {}).setdefault(r["contender"], []).append(
-            r
-        )
-    for (model, batch), by_contender in groups.items():
-        medians = {
-            c: {k: statistics.median(r[k] for r in rs) for k in ("epoch_s", "peak_rss_mb")}
-            for c, rs in by_contender.items()
-        }
+        groups.setdefault((r["model"], r["batch_size"]), []).append(r)
+    for (model, batch), group in groups.items():
         for contender in CONTENDERS:
-            if contender not in by_contender:
+            rs = [r for r in group if r["contender"] == contender]
+            if not rs:
                 continue
-            rs, m = by_contender[contender], medians[contender]
-            vs_floor = m["epoch_s"] / medians["floor"]["epoch_s"] if "floor" in medians else None
-            vs_tv = (
-                m["epoch_s"] / medians["torchvision"]["epoch_s"]
-                if "torchvision" in medians
-                else None
-            )
-            val = (
-                statistics.median(r["val_samples_per_s"] for r in rs)
-                if "val_samples_per_s" in rs[0]
-                else None
-            )
+
+            def median(key: str, rs=rs) -> float | None:
+                values = [r[key] for r in rs if key in r]
+                return statistics.median(values) if values else None
+
             rows.append(
-                f"| {model} | {batch} | {contender} | {m['epoch_s']:.2f} | "
-                f"{statistics.median(r['samples_per_s'] for r in rs):,.0f} | "
-                f"{vs_floor:.2f} | {vs_tv:.2f} | {'' if val is None else f'{val:,.0f}'} | "
-                f"{m['peak_rss_mb']:.0f} |"
+                f"| {model} | {batch} | {contender} | {median('epoch_s'):.2f} | "
+                f"{median('samples_per_s'):,.0f} | "
+                f"{_ratio_cell(_ratios(group, contender, 'floor'))} | "
+                f"{_ratio_cell(_ratios(group, contender, 'torchvision'))} | "
+                f"{_fmt(median('val_samples_per_s'), ',.0f')} | {median('peak_rss_mb'):.0f} | "
+                f"{_fmt(median('fit_end_callbacks_s'), '.1f')} |"
             )
     return "\n".join(rows)
 
@@ -252,11 +315,17 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per measurement")
     parser.add_argument("--warmup", type=int, default=1, help="untimed epochs first")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch intra-op threads in every contender (0: torch's default)")
+    parser.add_argument("--profile", action="store_true",
+                        help="then one project run per setting under Lightning's SimpleProfiler")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--worker", choices=CONTENDERS, help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--batch-size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--run-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=0, help=argparse.SUPPRESS)  # -1: profiled
+    parser.add_argument("--fit-end", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.worker:
@@ -270,27 +339,32 @@ def main() -> None:
     device = (
         torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {os.cpu_count()} cores"
     )
-    print(
+    header = (
         f"device: {device}; torch {torch.__version__}; {args.repeats} repeats x "
-        f"{args.epochs} timed epochs after {args.warmup} warm-up",
-        flush=True,
+        f"{args.epochs} timed epochs after {args.warmup} warm-up"
+        + (f"; {args.threads} threads" if args.threads else "")
     )
+    print(header, flush=True)
     results = []
+    raw = args.out / f"train_speed_{args.device}.json"
     for repeat in range(args.repeats):
         for model in args.models:
             for batch_size in args.batch_sizes:
-                order = (
-                    args.contenders[repeat % len(args.contenders) :]
-                    + args.contenders[: repeat % len(args.contenders)]
-                )
-                for contender in order:
-                    r = measure(contender, model, batch_size, args, args.out / "runs")
+                shift = repeat % len(args.contenders)
+                for contender in args.contenders[shift:] + args.contenders[:shift]:
+                    r = measure(contender, model, batch_size, repeat, args, args.out / "runs")
                     results.append(r)
                     print(json.dumps(r), flush=True)
-    text = f"device: {device}\n\n{table(results)}\n"
-    (args.out / f"train_speed_{args.device}.json").write_text(json.dumps(results, indent=1))
+                    raw.write_text(json.dumps(results, indent=1))  # kept if a later one fails
+    text = f"{header}\n\n{table(results)}\n"
     (args.out / f"train_speed_{args.device}.md").write_text(text)
     print("\n" + text)
+    if args.profile:
+        for model in args.models:
+            for batch_size in args.batch_sizes:
+                r = measure("project", model, batch_size, -1, args, args.out / "runs")
+                print(f"Lightning's SimpleProfiler, {model} batch {batch_size} "
+                      f"(epoch {r['epoch_s']:.2f} s under the profiler): {r['profile']}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from lightning.pytorch.callbacks import Callback
 
@@ -38,12 +40,16 @@ class DivergenceGuard(Callback):
         if not isinstance(loss, torch.Tensor):
             return
         step = trainer.global_step  # optimizer steps taken, this batch's included
+        if self.check_every_n_steps is None and loss.device.type == "cpu":
+            value = loss.item()  # no device to wait for: read every step, no tensor work
+            if not math.isfinite(value):
+                raise TrainingDiverged(_message(trainer, step, value))
+            return
         if self._first_bad_step is None:
             self._first_bad_step = torch.full((), -1, dtype=torch.long, device=loss.device)
         is_first_bad = ~torch.isfinite(loss.detach()) & (self._first_bad_step < 0)
         self._first_bad_step = torch.where(is_first_bad, step, self._first_bad_step)
-        every = self.check_every_n_steps or (1 if loss.device.type == "cpu" else 50)
-        if step % every == 0:
+        if step % (self.check_every_n_steps or 50) == 0:
             self._check(trainer, loss)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
@@ -54,13 +60,18 @@ class DivergenceGuard(Callback):
         first_bad = int(self._first_bad_step)
         if first_bad < 0:
             return
-        value = f" ({float(loss)})" if loss is not None and first_bad == trainer.global_step else ""
-        raise TrainingDiverged(
-            f"Training diverged: non-finite loss{value} at step {first_bad} "
-            f"(epoch {trainer.current_epoch + 1}) with {_optimizer_settings(trainer)}. "
-            "Lower optimizer.lr or optimizer.momentum, or add gradient clipping "
-            "(trainer.gradient_clip_val)."
-        )
+        value = float(loss) if loss is not None and first_bad == trainer.global_step else None
+        raise TrainingDiverged(_message(trainer, first_bad, value))
+
+
+def _message(trainer, step: int, value: float | None) -> str:
+    shown = "" if value is None else f" ({value})"
+    return (
+        f"Training diverged: non-finite loss{shown} at step {step} "
+        f"(epoch {trainer.current_epoch + 1}) with {_optimizer_settings(trainer)}. "
+        "Lower optimizer.lr or optimizer.momentum, or add gradient clipping "
+        "(trainer.gradient_clip_val)."
+    )
 
 
 def _optimizer_settings(trainer) -> str:

@@ -28,7 +28,7 @@ class GradientNorms(Callback):
         self.norm_type = float(norm_type)
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
-        if trainer.fast_dev_run or not trainer.loggers or trainer.global_step % self.every_n_steps:
+        if trainer.global_step % self.every_n_steps or trainer.fast_dev_run or not trainer.loggers:
             return
         # Lightning names them grad_2.0_norm/<parameter> and grad_2.0_norm_total.
         lightning_prefix = f"grad_{self.norm_type}_norm"

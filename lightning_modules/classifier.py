@@ -16,6 +16,7 @@ class ImageClassifier(ConfiguredModule):
 
     monitor = "val/acc"
     monitor_mode = "max"
+    progress_bar_metrics = ("loss", "acc")
 
     def __init__(
         self,
@@ -30,13 +31,16 @@ class ImageClassifier(ConfiguredModule):
         self.net = net
         self.num_classes = num_classes
         self.tap_names = tuple(getattr(net, "tap_names", ("logits",)))
-        # One metric object per stage: Lightning resets and syncs each on its own.
-        # No per-step input checks: they cost a host sync each step, and a non-finite loss is
-        # caught by the divergence callback.
-        self.acc = nn.ModuleList(
-            MulticlassAccuracy(num_classes, average="micro", validate_args=False) for _ in STAGES
+        # One metric object per stage and name: Lightning resets and syncs each on its own.
+        # No per-step input or NaN checks: they cost a host sync each step, and a non-finite
+        # loss is caught by the divergence callback.
+        self.stage_metrics = nn.ModuleList(
+            nn.ModuleDict({
+                "loss": MeanMetric(nan_strategy="disable"),
+                "acc": MulticlassAccuracy(num_classes, average="micro", validate_args=False),
+            })
+            for _ in STAGES
         )
-        self.mean_loss = nn.ModuleList(MeanMetric(nan_strategy="disable") for _ in STAGES)
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # training state: a resumed run must remember the best
         self.example_input_array = torch.zeros(1, *input_shape)
@@ -52,17 +56,17 @@ class ImageClassifier(ConfiguredModule):
     def _step(self, batch, stage: str) -> torch.Tensor:
         x, y = batch
         logits = self(x)
-        loss = F.cross_entropy(logits, y)
-        i = STAGES.index(stage)
-        self.mean_loss[i](loss)
-        self.acc[i](logits, y)
-        self.log(f"{stage}/loss", self.mean_loss[i], on_step=False, on_epoch=True, prog_bar=True)
-        self.log(f"{stage}/acc", self.acc[i], on_step=False, on_epoch=True, prog_bar=True)
-        return loss
+        per_image = F.cross_entropy(logits, y, reduction="none")
+        metrics = self.metrics_of(stage)
+        # Per-image values make the epoch loss a mean over images (a MeanMetric that skips the
+        # NaN check ignores ``weight``).
+        metrics["loss"].update(per_image.detach())
+        metrics["acc"].update(logits.detach(), y)
+        return per_image.mean()
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
             return
-        self.val_acc_best(self.acc[STAGES.index("val")].compute())
+        self.val_acc_best(self.metrics_of("val")["acc"].compute())
         # A plain tensor: Lightning only syncs it across DDP ranks when asked.
         self.log(f"{self.monitor}_best", self.val_acc_best.compute(), prog_bar=True, sync_dist=True)

@@ -13,10 +13,12 @@ from lightning_modules.vae_losses import gaussian_kl, importance_weighted_nll, p
 
 # Logged as "<stage>/<term>": the objective, -log p(x|z), KL(q(z|x) || p(z)), recon + KL.
 TERMS = ("loss", "recon", "kl", "nelbo")
-IW_NLL = "test/iw_nll"
+KL_WEIGHT = "kl_weight"  # with a KL warm-up: the training weight's mean over the epoch
+WARMUP_KL_WEIGHT = f"train/{KL_WEIGHT}"
+IW_NLL = "iw_nll"  # the importance-weighted bound on -log p(x), at test
+TEST_IW_NLL = f"test/{IW_NLL}"
 ACTIVE_UNITS = "val/active_units"
 KL_PER_DIM = "val/kl_per_dim"
-WARMUP_KL_WEIGHT = "train/kl_weight"  # logged only while warming up
 
 
 class VAE(ConfiguredModule):
@@ -58,11 +60,17 @@ class VAE(ConfiguredModule):
         self.kl_weight = kl_weight
         self.kl_warmup_epochs = kl_warmup_epochs
         self.iw_samples = iw_samples
-        # One metric object per stage and term: Lightning resets and syncs each on its own.
-        self.terms = nn.ModuleList(
-            nn.ModuleDict({term: MeanMetric() for term in TERMS}) for _ in STAGES
-        )
-        self.iw_nll = MeanMetric()
+        # One metric object per stage and name: Lightning resets and syncs each on its own.
+        # No NaN checks: they cost a host sync each step; the divergence callback stops a run
+        # whose loss is not finite.
+        def mean() -> MeanMetric:
+            return MeanMetric(nan_strategy="disable")
+
+        stage_metrics = [{term: mean() for term in TERMS} for _ in STAGES]
+        if kl_warmup_epochs:
+            stage_metrics[STAGES.index("train")][KL_WEIGHT] = mean()
+        stage_metrics[STAGES.index("test")][IW_NLL] = mean()
+        self.stage_metrics = nn.ModuleList(nn.ModuleDict(metrics) for metrics in stage_metrics)
         self.latent_usage = LatentUsage(net.latent_dim, active_unit_threshold)
         self.val_loss_best = MinMetric()
         self.val_loss_best.persistent(True)  # training state: a resumed run must remember the best
@@ -98,25 +106,21 @@ class VAE(ConfiguredModule):
         recon = self.nll(self.net.decoder_logits(z), x)
         kl = gaussian_kl(mean, logvar).sum(1)
         kl_weight = self.current_kl_weight(stage)
-        loss = (recon + kl_weight * kl).mean()
-        values = {
-            "loss": loss, "recon": recon.mean(), "kl": kl.mean(), "nelbo": (recon + kl).mean()
-        }
-        metrics = self.terms[STAGES.index(stage)]
-        for term, value in values.items():
-            metrics[term].update(value.detach(), weight=len(x))
-            self.log(f"{stage}/{term}", metrics[term], on_step=False, on_epoch=True,
-                     prog_bar=term == "loss")
-        if stage == "train" and self.kl_warmup_epochs:
-            self.log(WARMUP_KL_WEIGHT, kl_weight, on_step=False, on_epoch=True)
+        per_image = {"loss": recon + kl_weight * kl, "recon": recon, "kl": kl, "nelbo": recon + kl}
+        metrics = self.metrics_of(stage)
+        # Per-image values: the epoch value is a mean over images (a MeanMetric that skips
+        # the NaN check ignores ``weight``).
+        for term, value in per_image.items():
+            metrics[term].update(value.detach())
+        if KL_WEIGHT in metrics:
+            metrics[KL_WEIGHT].update(torch.full_like(recon, kl_weight))
         if stage == "val":
             self.latent_usage.update(mean, logvar)
-        if stage == "test":
-            self.iw_nll.update(importance_weighted_nll(
+        if IW_NLL in metrics:
+            metrics[IW_NLL].update(importance_weighted_nll(
                 x, mean, logvar, self.net.decoder_logits, self.nll, self.iw_samples
-            ), weight=len(x))
-            self.log(IW_NLL, self.iw_nll, on_step=False, on_epoch=True)
-        return loss
+            ))
+        return per_image["loss"].mean()
 
     def on_train_batch_start(self, batch, batch_idx) -> None:
         x = batch[0]
@@ -133,7 +137,7 @@ class VAE(ConfiguredModule):
         if self.trainer.sanity_checking:
             return
         self.log(ACTIVE_UNITS, usage["active_units"].float())
-        self.val_loss_best(self.terms[STAGES.index("val")]["loss"].compute())
+        self.val_loss_best(self.metrics_of("val")["loss"].compute())
         best = self.val_loss_best.compute()
         self.log(f"{self.monitor}_best", best, prog_bar=True, sync_dist=True)
         if self.trainer.is_global_zero:

@@ -16,7 +16,7 @@ from lightning_modules.nets.gaussian_latent import GaussianLatentNet
 from lightning_modules.protocols import Generative
 from lightning_modules.vae import (
     ACTIVE_UNITS,
-    IW_NLL,
+    TEST_IW_NLL,
     KL_PER_DIM,
     TERMS,
     VAE,
@@ -92,9 +92,9 @@ def test_loss_is_recon_plus_weighted_kl_averaged_over_the_batch():
     kl = 0.5 + 0.5 * (3 - math.log(4.0))
     for kl_weight in (0.0, 0.5, 1.0, 4.0):
         model = _vae(net, kl_weight=kl_weight)
-        loss = model.training_step((x, torch.zeros(2)), 0)
+        loss = model._step((x, torch.zeros(2)), "train")
         assert loss.item() == pytest.approx(recon + kl_weight * kl, rel=1e-6)
-        train = model.terms[0]
+        train = model.metrics_of("train")
         assert train["recon"].compute().item() == pytest.approx(recon, rel=1e-6)
         assert train["kl"].compute().item() == pytest.approx(kl, rel=1e-6)
         assert train["nelbo"].compute().item() == pytest.approx(recon + kl, rel=1e-6)
@@ -168,7 +168,7 @@ def test_vae_run_writes_elbo_kl_active_units_and_iw_bound(compose_cfg):
             assert math.isfinite(metrics[f"{stage}/{term}"]), f"{stage}/{term}"
     nelbo = metrics["test/recon"] + metrics["test/kl"]
     assert metrics["test/nelbo"] == pytest.approx(nelbo, rel=1e-5)
-    assert 0 < metrics[IW_NLL] <= metrics["test/nelbo"] + 1.0
+    assert 0 < metrics[TEST_IW_NLL] <= metrics["test/nelbo"] + 1.0
     assert 0 <= metrics[ACTIVE_UNITS] <= 6
     assert metrics["val/loss_best"] == pytest.approx(metrics["best/val/loss"])
     on_disk = read_metrics(cfg.paths.output_dir)
