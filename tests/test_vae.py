@@ -16,9 +16,9 @@ from lightning_modules.nets.gaussian_latent import GaussianLatentNet
 from lightning_modules.protocols import Generative
 from lightning_modules.vae import (
     ACTIVE_UNITS,
-    TEST_IW_NLL,
     KL_PER_DIM,
     TERMS,
+    TEST_IW_NLL,
     VAE,
     WARMUP_KL_WEIGHT,
 )
