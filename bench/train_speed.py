@@ -96,25 +96,31 @@ def hand_written_epochs(module, batches_per_epoch, epochs: int, device: str) -> 
 
 def lightning_timer():
     """A callback timing each training epoch up to its last batch, and each validation pass."""
+    import torch
     from lightning.pytorch.callbacks import Callback
+
+    def now(pl_module) -> float:
+        if pl_module.device.type == "cuda":
+            torch.cuda.synchronize()  # the queued work belongs to the interval being timed
+        return time.perf_counter()
 
     class EpochTimer(Callback):
         def __init__(self):
             self.train, self.val = [], []
 
         def on_train_epoch_start(self, trainer, pl_module):
-            self._start = time.perf_counter()
+            self._start = now(pl_module)
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             if batch_idx + 1 == trainer.num_training_batches:
-                self.train.append(time.perf_counter() - self._start)
+                self.train.append(now(pl_module) - self._start)
 
         def on_validation_start(self, trainer, pl_module):
-            self._val_start = time.perf_counter()
+            self._val_start = now(pl_module)
 
         def on_validation_end(self, trainer, pl_module):
             if not trainer.sanity_checking:
-                self.val.append(time.perf_counter() - self._val_start)
+                self.val.append(now(pl_module) - self._val_start)
 
         def on_train_end(self, trainer, pl_module):
             self.train_end = time.perf_counter()
@@ -208,13 +214,14 @@ def run_worker(args) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    extra = () if args.fit_end else FIT_END_CALLBACKS_OFF
+    extra = [*([] if args.fit_end else FIT_END_CALLBACKS_OFF), *args.variant.split()]
     cfg = compose(args.model, args.batch_size, args.warmup + args.epochs, args.device,
                   Path(args.run_dir), extra)
     datamodule = instantiate(cfg.data, _convert_="partial")
     datamodule.prepare_data()
     module = build.model(cfg)
-    result = {"model": args.model, "batch_size": args.batch_size, "contender": args.contender,
+    label = f"{args.contender} {args.variant}".strip()
+    result = {"model": args.model, "batch_size": args.batch_size, "contender": label,
               "repeat": args.repeat}
     if args.contender == "project":
         epoch_times, n = project_epochs(args, cfg, datamodule, module, result)
@@ -234,10 +241,10 @@ def run_worker(args) -> dict:
     return result
 
 
-def measure(contender, model, batch_size, repeat: int, args, run_root: Path) -> dict:
+def measure(contender, model, batch_size, repeat: int, args, run_root: Path, variant="") -> dict:
     run_dir = run_root / f"{model}-{batch_size}-{contender}-{time.monotonic_ns()}"
     command = [
-        sys.executable, __file__, "--worker", contender, "--model", model,
+        sys.executable, __file__, "--worker", contender, "--variant", variant, "--model", model,
         "--batch-size", str(batch_size), "--epochs", str(args.epochs),
         "--warmup", str(args.warmup), "--device", args.device, "--run-dir", str(run_dir),
         "--repeat", str(repeat), "--threads", str(args.threads or 0),
@@ -271,6 +278,8 @@ def _ratios(rows: list[dict], contender: str, reference: str) -> list[float]:
 def _ratio_cell(ratios: list[float]) -> str:
     if not ratios:
         return ""
+    if all(r == 1 for r in ratios):  # the reference itself
+        return "1"
     if len(ratios) == 1:
         return f"{ratios[0]:.2f}"
     return f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
@@ -286,10 +295,8 @@ def table(results: list[dict]) -> str:
     for r in results:
         groups.setdefault((r["model"], r["batch_size"]), []).append(r)
     for (model, batch), group in groups.items():
-        for contender in CONTENDERS:
+        for contender in dict.fromkeys(r["contender"] for r in group):
             rs = [r for r in group if r["contender"] == contender]
-            if not rs:
-                continue
 
             def median(key: str, rs=rs) -> float | None:
                 values = [r[key] for r in rs if key in r]
@@ -315,6 +322,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per measurement")
     parser.add_argument("--warmup", type=int, default=1, help="untimed epochs first")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--project-variants", nargs="+", default=[], metavar="OVERRIDES",
+                        help='more project contenders, each with these overrides, e.g. '
+                        '"compile=true" "trainer.precision=bf16-mixed"')
     parser.add_argument("--threads", type=int, default=0,
                         help="torch intra-op threads in every contender (0: torch's default)")
     parser.add_argument("--profile", action="store_true",
@@ -324,6 +334,7 @@ def main() -> None:
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--batch-size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--run-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--variant", default="", help=argparse.SUPPRESS)
     parser.add_argument("--repeat", type=int, default=0, help=argparse.SUPPRESS)  # -1: profiled
     parser.add_argument("--fit-end", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -347,12 +358,15 @@ def main() -> None:
     print(header, flush=True)
     results = []
     raw = args.out / f"train_speed_{args.device}.json"
+    entries = [(c, "") for c in args.contenders]
+    entries += [("project", variant) for variant in args.project_variants]
     for repeat in range(args.repeats):
         for model in args.models:
             for batch_size in args.batch_sizes:
-                shift = repeat % len(args.contenders)
-                for contender in args.contenders[shift:] + args.contenders[:shift]:
-                    r = measure(contender, model, batch_size, repeat, args, args.out / "runs")
+                shift = repeat % len(entries)
+                for contender, variant in entries[shift:] + entries[:shift]:
+                    r = measure(contender, model, batch_size, repeat, args, args.out / "runs",
+                                variant)
                     results.append(r)
                     print(json.dumps(r), flush=True)
                     raw.write_text(json.dumps(results, indent=1))  # kept if a later one fails

@@ -89,3 +89,9 @@ def test_failed_run_records_its_status(compose_cfg):
         train(cfg)
     metrics = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
     assert metrics["status"] == "failed" and "data.val_size" in metrics["error"]
+
+
+def test_mixed_precision_is_a_plain_override(compose_cfg):
+    # bf16 autocast runs on the CPU too (slower there: see the README's performance section).
+    metrics = train(compose_cfg("model=small", "trainer.precision=bf16-mixed"))
+    assert metrics["status"] == "completed" and metrics["test/acc"] > 0.5
