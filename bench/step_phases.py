@@ -89,27 +89,10 @@ def phase_timer(phases: dict[str, list[float]]):
 
 
 def lightning_phases(cfg, datamodule, module, batch_size: int) -> dict[str, list[float]]:
-    import lightning as L
-    from train_speed import training_loss
-
-    class FloorStep(L.LightningModule):
-        def __init__(self):
-            super().__init__()
-            self.module = module
-
-        def training_step(self, batch, batch_idx):
-            return training_loss(self.module, batch)
-
-        def configure_optimizers(self):
-            return self.module.configure_optimizers()
+    from train_speed import bare_lightning_fit
 
     phases = {p: [] for p in PHASES}
-    trainer = L.Trainer(
-        max_epochs=2, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-        num_sanity_val_steps=0, use_distributed_sampler=False, callbacks=[phase_timer(phases)],
-    )
-    trainer.fit(FloorStep(), datamodule=datamodule)
+    bare_lightning_fit(module, datamodule, 2, "cpu", phase_timer(phases))
     return phases
 
 

@@ -161,8 +161,8 @@ def torchvision_epochs(args, cfg, datamodule, module) -> tuple[list[float], int]
     return hand_written_epochs(module, lambda _: loader, total, args.device), n
 
 
-def bare_lightning_epochs(args, cfg, datamodule, module) -> tuple[list[float], int]:
-    """Lightning's loop alone: the floor's step, no metrics, logging or callbacks."""
+def bare_lightning_fit(module, datamodule, max_epochs: int, accelerator: str, callback) -> None:
+    """Fits with Lightning's loop alone: the floor's step, no metrics, logging or callbacks."""
     import lightning as L
 
     class FloorStep(L.LightningModule):
@@ -176,14 +176,19 @@ def bare_lightning_epochs(args, cfg, datamodule, module) -> tuple[list[float], i
         def configure_optimizers(self):
             return self.module.configure_optimizers()
 
-    timer = lightning_timer()
     trainer = L.Trainer(
-        max_epochs=args.warmup + args.epochs, accelerator=cfg.trainer.accelerator, devices=1,
-        logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,
-        use_distributed_sampler=False, callbacks=[timer],
+        max_epochs=max_epochs, accelerator=accelerator, devices=1, logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        limit_val_batches=0, num_sanity_val_steps=0, use_distributed_sampler=False,
+        callbacks=[callback],
     )
     trainer.fit(FloorStep(), datamodule=datamodule)
+
+
+def bare_lightning_epochs(args, cfg, datamodule, module) -> tuple[list[float], int]:
+    timer = lightning_timer()
+    bare_lightning_fit(module, datamodule, args.warmup + args.epochs, cfg.trainer.accelerator,
+                       timer)
     return timer.train, len(datamodule.splits["train"][1])
 
 
