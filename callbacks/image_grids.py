@@ -8,9 +8,9 @@ from pathlib import Path
 
 import torch
 from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.loggers import TensorBoardLogger
 
 from lab.run_files import atomic_write_bytes
+from lab.tensorboard import tensorboard_writer
 from lightning_modules.protocols import Generative
 
 log = logging.getLogger(__name__)
@@ -145,12 +145,12 @@ class ImageGrids(Callback):
         from torchvision.utils import save_image
 
         run_dir = Path(trainer.default_root_dir)
+        writer = tensorboard_writer(trainer)
         for name, grid in grids.items():
             buffer = io.BytesIO()
             save_image(grid, buffer, format="png")
             path = final_grid_path(run_dir, name)
             atomic_write_bytes(path.with_name(f"{name}{suffix}.png"), buffer.getvalue())
-            for logger in trainer.loggers:
-                if isinstance(logger, TensorBoardLogger):
-                    logger.experiment.add_image(f"{IMAGES_DIR}/{name}", grid, trainer.global_step)
+            if writer is not None:
+                writer.add_image(f"{IMAGES_DIR}/{name}", grid, trainer.global_step)
         log.info("Image grids (%s) written to %s", ", ".join(grids), run_dir / IMAGES_DIR)
