@@ -6,15 +6,19 @@ INSTALLED := $(VENV)/.installed
 DATA_READY := data/FashionMNIST/raw/.ready
 SYSTEM_COPY := /usr/share/datasets/fashion-mnist
 
-.PHONY: train test data setup lint bench clean
+.DEFAULT_GOAL := help
+.PHONY: help train test data setup lint format bench clean
 
-train: $(INSTALLED) $(DATA_READY)  ## Train LeNet-5 on Fashion-MNIST (pass overrides with ARGS="...")
+help:  ## List the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+train: $(INSTALLED) $(DATA_READY)  ## Train LeNet-5 on Fashion-MNIST (overrides: ARGS="model=small")
 	$(PY) train.py $(ARGS)
 
-test: $(INSTALLED) $(DATA_READY)  ## Run the test suite (including the real-data tests)
+test: $(INSTALLED) $(DATA_READY)  ## Run the test suite, real-data tests included (PYTEST_ARGS="...")
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-setup: $(INSTALLED)
+setup: $(INSTALLED)  ## Create .venv with the project and its dev tools
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,7 +26,7 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-data: $(DATA_READY)
+data: $(DATA_READY)  ## Put Fashion-MNIST into data/ (Debian's package, else torchvision's download)
 
 # The Debian package is the offline source; without root or apt, torchvision downloads instead.
 $(DATA_READY): $(INSTALLED)
@@ -30,11 +34,19 @@ $(DATA_READY): $(INSTALLED)
 		apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist \
 		|| echo "dataset-fashion-mnist not installed; falling back to torchvision's download"; \
 	fi
-	$(PY) -m lab.prepare_data
+	$(PY) -m runs.prepare_data
 	touch $@
 
-lint: $(INSTALLED)
+lint: $(INSTALLED)  ## Check formatting and lint rules (ruff)
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 
-clean:
+format: $(INSTALLED)  ## Format the code and apply ruff's safe fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: $(INSTALLED) $(DATA_READY)  ## Time training against a hand-written loop (BENCH_ARGS="...")
+	$(PY) bench/train_speed.py $(BENCH_ARGS)
+
+clean:  ## Remove the venv, the data and the runs
 	rm -rf $(VENV) data logs .pytest_cache

@@ -1,25 +1,22 @@
 """Train and test one model as configured under conf/; ``python train.py --help`` lists the options.
 
-    python train.py model=small optimizer=adam trainer.max_epochs=5
-    python train.py -m model=lenet,small
+python train.py model=small optimizer=adam trainer.max_epochs=5
+python train.py -m model=lenet,small
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
+from runs import config_env
+
+config_env.setup()
 log = logging.getLogger(__name__)
-# ${coalesce:a,b}: the first value that is not null (hydra.run.dir is ${resume} when resuming).
-OmegaConf.register_new_resolver(
-    "coalesce", lambda *values: next((v for v in values if v is not None), None), replace=True
-)
 
 
 def train(cfg: DictConfig) -> dict:
@@ -28,7 +25,7 @@ def train(cfg: DictConfig) -> dict:
     Returns the run's final metrics. Heavy libraries are imported here, not at module
     level, so that ``--help`` and config errors answer at once.
     """
-    from lab import build, preflight, resume, run_record, validate
+    from runs import build, preflight, resume, run_record, validate
 
     run_dir = Path(cfg.paths.output_dir)
     preflight.check_output_dir(run_dir, cfg.get("min_free_disk_mb", 0))  # before the first write
@@ -55,6 +52,7 @@ def train(cfg: DictConfig) -> dict:
             best = metrics.get("best_checkpoint")
             trainer.test(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
             metrics.update(run_record.scalar_metrics(trainer))
+        metrics.update(model.records)
     except BaseException as err:
         status = getattr(err, "status", "failed")
         run_record.record(run_dir, {"status": status, "error": f"{type(err).__name__}: {err}"})
@@ -75,7 +73,7 @@ def main(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from lab import ddp_sweeps
+    from runs import ddp_sweeps
 
     try:
         if ddp_sweeps.needs_single_run(cfg):

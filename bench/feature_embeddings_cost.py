@@ -11,7 +11,6 @@ the OpenMP threads of t-SNE's gradient loop, which matters on a machine shared w
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -20,7 +19,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 
 
 @contextmanager
@@ -36,25 +34,26 @@ def main() -> None:
     parser.add_argument("--model", default="lenet")
     parser.add_argument("--checkpoint", help="a Lightning checkpoint of that model")
     parser.add_argument("--num-images", type=int, default=2000)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="OpenMP threads for scikit-learn (0: all cores)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="OpenMP threads for scikit-learn (0: all cores)"
+    )
     args = parser.parse_args()
 
     import torch
-    from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
     from threadpoolctl import threadpool_limits
     from torch.utils.tensorboard import SummaryWriter
 
+    from analysis.figures import embedding_figure, embedding_sheet
+    from analysis.projections import project_2d, stratified_subset
+    from analysis.projector import add_projector_embedding, sprite_thumbnails
+    from analysis.separation import separation_scores
     from callbacks.feature_embeddings import read_taps
-    from lab import build
-    from lab.embeddings import project_2d, separation_scores, stratified_subset
-    from lab.figures import embedding_figure, embedding_sheet
-    from lab.projector import add_projector_embedding, sprite_thumbnails
-    from lab.run_files import save_figure
+    from runs import build
+    from runs.config_env import compose
+    from storage.run_files import save_figure
 
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[f"model={args.model}", "paths.output_dir=unused"])
+    cfg = compose([f"model={args.model}", "paths.output_dir=unused"])
     data = build.datamodule(cfg)
     data.setup()
     module = build.model(cfg)

@@ -79,8 +79,13 @@ def phase_timer(phases: dict[str, list[float]]):
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             end, t = time.perf_counter(), self.t
             if trainer.current_epoch == 1 and self.last_end is not None:
-                values = (t["backward"] - t["start"], t["optimizer"] - t["backward"],
-                          end - t["optimizer"], t["start"] - self.last_end, end - self.last_end)
+                values = (
+                    t["backward"] - t["start"],
+                    t["optimizer"] - t["backward"],
+                    end - t["optimizer"],
+                    t["start"] - self.last_end,
+                    end - self.last_end,
+                )
                 for name, value in zip(PHASES, values, strict=True):
                     phases[name].append(value)
             self.last_end = end
@@ -97,7 +102,7 @@ def lightning_phases(cfg, datamodule, module, batch_size: int) -> dict[str, list
 
 
 def project_phases(cfg, datamodule, module, batch_size: int) -> dict[str, list[float]]:
-    from lab import build
+    from runs import build
 
     phases = {p: [] for p in PHASES}
     # First, so its step start comes before the other callbacks' hooks.
@@ -110,17 +115,24 @@ def worker(args) -> dict:
     import torch
     from train_speed import compose
 
-    from lab import build
+    from runs import build
 
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    cfg = compose(args.model, args.batch_size, 2, "cpu", Path(args.run_dir),
-                  ["callbacks.feature_embeddings=null", "callbacks.image_grids=null"])
+    cfg = compose(
+        args.model,
+        args.batch_size,
+        2,
+        "cpu",
+        Path(args.run_dir),
+        ["callbacks.feature_embeddings=null", "callbacks.image_grids=null"],
+    )
     datamodule = build.datamodule(cfg)
     datamodule.prepare_data()
-    run = {"floor": floor_phases, "lightning": lightning_phases,
-           "project": project_phases}[args.worker]
+    run = {"floor": floor_phases, "lightning": lightning_phases, "project": project_phases}[
+        args.worker
+    ]
     phases = run(cfg, datamodule, build.model(cfg), args.batch_size)
     ms = {name: round(statistics.median(values) * 1e3, 3) for name, values in phases.items()}
     return {"contender": args.worker, "threads": torch.get_num_threads(), **ms}
@@ -142,20 +154,35 @@ def main() -> None:
 
     results = []
     for repeat in range(args.repeats):
-        for contender in CONTENDERS[repeat % 3:] + CONTENDERS[: repeat % 3]:
+        for contender in CONTENDERS[repeat % 3 :] + CONTENDERS[: repeat % 3]:
             run_dir = args.out / "runs" / f"phases-{contender}-{time.monotonic_ns()}"
-            command = [sys.executable, __file__, "--worker", contender, "--model", args.model,
-                       "--batch-size", str(args.batch_size), "--threads", str(args.threads),
-                       "--run-dir", str(run_dir)]
+            command = [
+                sys.executable,
+                __file__,
+                "--worker",
+                contender,
+                "--model",
+                args.model,
+                "--batch-size",
+                str(args.batch_size),
+                "--threads",
+                str(args.threads),
+                "--run-dir",
+                str(run_dir),
+            ]
             out = subprocess.run(command, capture_output=True, text=True, check=False)
             if out.returncode != 0:
                 raise SystemExit(f"{contender} failed:\n{out.stderr[-4000:]}")
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(json.dumps(results[-1]), flush=True)
 
-    rows = [f"{args.model}, batch {args.batch_size}, {results[0]['threads']} threads: "
-            "median ms per step (median over runs)", "",
-            "| contender | " + " | ".join(PHASES) + " |", "| --- |" + " --- |" * len(PHASES)]
+    rows = [
+        f"{args.model}, batch {args.batch_size}, {results[0]['threads']} threads: "
+        "median ms per step (median over runs)",
+        "",
+        "| contender | " + " | ".join(PHASES) + " |",
+        "| --- |" + " --- |" * len(PHASES),
+    ]
     for contender in CONTENDERS:
         rs = [r for r in results if r["contender"] == contender]
         cells = [f"{statistics.median(r[p] for r in rs):.2f}" for p in PHASES]

@@ -25,7 +25,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 
 # The hand-written loop, a bare Lightning Trainer running the floor's step, this project's
 # training path, and the usual torchvision pipeline.
@@ -39,20 +38,19 @@ def peak_rss_mb() -> float:
 
 
 def compose(model: str, batch_size: int, epochs: int, device: str, run_dir: Path, extra=()):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
+    from runs.config_env import compose as compose_config
 
-    overrides = [
-        f"model={model}",
-        f"data.batch_size={batch_size}",
-        f"trainer.max_epochs={epochs}",
-        f"trainer.accelerator={'gpu' if device == 'cuda' else 'cpu'}",
-        "callbacks.progress_bar.mode=none",
-        f"paths.output_dir={run_dir}",
-        *extra,
-    ]
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return hydra_compose(config_name="train", overrides=overrides)
+    return compose_config(
+        [
+            f"model={model}",
+            f"data.batch_size={batch_size}",
+            f"trainer.max_epochs={epochs}",
+            f"trainer.accelerator={'gpu' if device == 'cuda' else 'cpu'}",
+            "callbacks.progress_bar.mode=none",
+            f"paths.output_dir={run_dir}",
+            *extra,
+        ]
+    )
 
 
 def training_loss(module, batch):
@@ -177,9 +175,16 @@ def bare_lightning_fit(module, datamodule, max_epochs: int, accelerator: str, ca
             return self.module.configure_optimizers()
 
     trainer = L.Trainer(
-        max_epochs=max_epochs, accelerator=accelerator, devices=1, logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        limit_val_batches=0, num_sanity_val_steps=0, use_distributed_sampler=False,
+        max_epochs=max_epochs,
+        accelerator=accelerator,
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
         callbacks=[callback],
     )
     trainer.fit(FloorStep(), datamodule=datamodule)
@@ -187,13 +192,14 @@ def bare_lightning_fit(module, datamodule, max_epochs: int, accelerator: str, ca
 
 def bare_lightning_epochs(args, cfg, datamodule, module) -> tuple[list[float], int]:
     timer = lightning_timer()
-    bare_lightning_fit(module, datamodule, args.warmup + args.epochs, cfg.trainer.accelerator,
-                       timer)
+    bare_lightning_fit(
+        module, datamodule, args.warmup + args.epochs, cfg.trainer.accelerator, timer
+    )
     return timer.train, len(datamodule.splits["train"][1])
 
 
 def project_epochs(args, cfg, datamodule, module, result: dict) -> tuple[list[float], int]:
-    from lab import build
+    from runs import build
 
     timer = lightning_timer()
     trainer = build.trainer(cfg, [*build.callbacks(cfg), timer], build.loggers(cfg))
@@ -214,25 +220,38 @@ def run_worker(args) -> dict:
     import torch
     from hydra.utils import instantiate
 
-    from lab import build
+    from runs import build
 
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     extra = [*([] if args.fit_end else FIT_END_CALLBACKS_OFF), *args.variant.split()]
-    cfg = compose(args.model, args.batch_size, args.warmup + args.epochs, args.device,
-                  Path(args.run_dir), extra)
+    cfg = compose(
+        args.model,
+        args.batch_size,
+        args.warmup + args.epochs,
+        args.device,
+        Path(args.run_dir),
+        extra,
+    )
     datamodule = instantiate(cfg.data, _convert_="partial")
     datamodule.prepare_data()
     module = build.model(cfg)
     label = f"{args.contender} {args.variant}".strip()
-    result = {"model": args.model, "batch_size": args.batch_size, "contender": label,
-              "repeat": args.repeat}
+    result = {
+        "model": args.model,
+        "batch_size": args.batch_size,
+        "contender": label,
+        "repeat": args.repeat,
+    }
     if args.contender == "project":
         epoch_times, n = project_epochs(args, cfg, datamodule, module, result)
     else:
-        run = {"floor": floor_epochs, "lightning": bare_lightning_epochs,
-               "torchvision": torchvision_epochs}[args.contender]
+        run = {
+            "floor": floor_epochs,
+            "lightning": bare_lightning_epochs,
+            "torchvision": torchvision_epochs,
+        }[args.contender]
         epoch_times, n = run(args, cfg, datamodule, module.to(args.device))
 
     epoch_s = statistics.median(epoch_times[args.warmup :])
@@ -249,10 +268,28 @@ def run_worker(args) -> dict:
 def measure(contender, model, batch_size, repeat: int, args, run_root: Path, variant="") -> dict:
     run_dir = run_root / f"{model}-{batch_size}-{contender}-{time.monotonic_ns()}"
     command = [
-        sys.executable, __file__, "--worker", contender, "--variant", variant, "--model", model,
-        "--batch-size", str(batch_size), "--epochs", str(args.epochs),
-        "--warmup", str(args.warmup), "--device", args.device, "--run-dir", str(run_dir),
-        "--repeat", str(repeat), "--threads", str(args.threads or 0),
+        sys.executable,
+        __file__,
+        "--worker",
+        contender,
+        "--variant",
+        variant,
+        "--model",
+        model,
+        "--batch-size",
+        str(batch_size),
+        "--epochs",
+        str(args.epochs),
+        "--warmup",
+        str(args.warmup),
+        "--device",
+        args.device,
+        "--run-dir",
+        str(run_dir),
+        "--repeat",
+        str(repeat),
+        "--threads",
+        str(args.threads or 0),
     ]
     if repeat == 0:
         command.append("--fit-end")
@@ -276,8 +313,9 @@ def _ratios(rows: list[dict], contender: str, reference: str) -> list[float]:
     by_repeat: dict[int, dict[str, float]] = {}
     for r in rows:
         by_repeat.setdefault(r["repeat"], {})[r["contender"]] = r["epoch_s"]
-    return [t[contender] / t[reference] for t in by_repeat.values()
-            if contender in t and reference in t]
+    return [
+        t[contender] / t[reference] for t in by_repeat.values() if contender in t and reference in t
+    ]
 
 
 def _ratio_cell(ratios: list[float]) -> str:
@@ -327,13 +365,25 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per measurement")
     parser.add_argument("--warmup", type=int, default=1, help="untimed epochs first")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--project-variants", nargs="+", default=[], metavar="OVERRIDES",
-                        help='more project contenders, each with these overrides, e.g. '
-                        '"compile=true" "trainer.precision=bf16-mixed"')
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch intra-op threads in every contender (0: torch's default)")
-    parser.add_argument("--profile", action="store_true",
-                        help="then one project run per setting under Lightning's SimpleProfiler")
+    parser.add_argument(
+        "--project-variants",
+        nargs="+",
+        default=[],
+        metavar="OVERRIDES",
+        help="more project contenders, each with these overrides, e.g. "
+        '"compile=true" "trainer.precision=bf16-mixed"',
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch intra-op threads in every contender (0: torch's default)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="then one project run per setting under Lightning's SimpleProfiler",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--worker", choices=CONTENDERS, help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
@@ -370,8 +420,9 @@ def main() -> None:
             for batch_size in args.batch_sizes:
                 shift = repeat % len(entries)
                 for contender, variant in entries[shift:] + entries[:shift]:
-                    r = measure(contender, model, batch_size, repeat, args, args.out / "runs",
-                                variant)
+                    r = measure(
+                        contender, model, batch_size, repeat, args, args.out / "runs", variant
+                    )
                     results.append(r)
                     print(json.dumps(r), flush=True)
                     raw.write_text(json.dumps(results, indent=1))  # kept if a later one fails
@@ -382,8 +433,10 @@ def main() -> None:
         for model in args.models:
             for batch_size in args.batch_sizes:
                 r = measure("project", model, batch_size, -1, args, args.out / "runs")
-                print(f"Lightning's SimpleProfiler, {model} batch {batch_size} "
-                      f"(epoch {r['epoch_s']:.2f} s under the profiler): {r['profile']}")
+                print(
+                    f"Lightning's SimpleProfiler, {model} batch {batch_size} "
+                    f"(epoch {r['epoch_s']:.2f} s under the profiler): {r['profile']}"
+                )
 
 
 if __name__ == "__main__":

@@ -12,50 +12,58 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 
 # Both runs train the same VAE module with Adam(lr=1e-3), no schedule, batches of 128.
 COMMON = [
-    "model=vae", "optimizer=adam", "optimizer.lr=1e-3", "scheduler=none", "data.batch_size=128",
+    "model=vae",
+    "optimizer=adam",
+    "optimizer.lr=1e-3",
+    "scheduler=none",
+    "data.batch_size=128",
     # Nothing but training: no grids, checkpoints, summaries or loggers.
-    "callbacks.image_grids=null", "callbacks.model_checkpoint=null", "callbacks.model_summary=null",
-    "callbacks.lr_monitor=null", "+trainer.enable_checkpointing=false", "~logger",
+    "callbacks.image_grids=null",
+    "callbacks.model_checkpoint=null",
+    "callbacks.architecture_summary=null",
+    "callbacks.lr_monitor=null",
+    "+trainer.enable_checkpointing=false",
+    "~logger",
 ]
 MODELS = {
     "conv VAE (model=vae)": [],
     "MLP VAE 784-400-20 (pytorch/examples)": [
-        "model.net._target_=lightning_modules.nets.MLPVAE", "~model.net.channels",
-        "~model.net.activation", "+model.net.hidden=400", "model.latent_dim=20",
+        "model.net._target_=lightning_modules.nets.mlp_vae.MLPVAE",
+        "~model.net.channels",
+        "~model.net.activation",
+        "+model.net.hidden=400",
+        "model.latent_dim=20",
     ],
 }
-
-
-def compose(overrides: list[str]):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return hydra_compose(config_name="train", overrides=overrides, return_hydra_config=False)
 
 
 def run(name: str, overrides: list[str], args) -> dict:
     import lightning as L
 
-    from lab import build
+    from runs import build
+    from runs.config_env import compose
 
     run_dir = args.out / "runs" / name.split()[0]
-    cfg = compose([
-        *COMMON, *overrides, f"trainer.max_epochs={args.epochs}", f"seed={args.seed}",
-        f"trainer.accelerator={args.accelerator}", f"paths.output_dir={run_dir}",
-        "callbacks.progress_bar.mode=none",
-    ])
+    cfg = compose(
+        [
+            *COMMON,
+            *overrides,
+            f"trainer.max_epochs={args.epochs}",
+            f"seed={args.seed}",
+            f"trainer.accelerator={args.accelerator}",
+            f"paths.output_dir={run_dir}",
+            "callbacks.progress_bar.mode=none",
+        ]
+    )
     L.seed_everything(cfg.seed, workers=True)
     datamodule = build.datamodule(cfg)
     model = build.model(cfg)
@@ -90,8 +98,10 @@ def main() -> None:
     print("| model | params | test -ELBO | recon | KL | fit wall time (s) | s/epoch |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        print(f"| {r['model']} | {r['params']:,} | {r['test_nelbo']:.2f} | {r['test_recon']:.2f} "
-              f"| {r['test_kl']:.2f} | {r['fit_s']} | {r['s_per_epoch']} |")
+        print(
+            f"| {r['model']} | {r['params']:,} | {r['test_nelbo']:.2f} | {r['test_recon']:.2f} "
+            f"| {r['test_kl']:.2f} | {r['fit_s']} | {r['s_per_epoch']} |"
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     record = {"epochs": args.epochs, "rows": rows}
     (args.out / "vae_baseline.json").write_text(json.dumps(record, indent=2) + "\n")

@@ -11,24 +11,20 @@ import logging
 import time
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 from threadpoolctl import threadpool_limits
+from typing_extensions import override
 
-from lab.embeddings import (
-    FEATURE_SPACE,
-    SEPARATION_KEY,
-    default_projections,
-    project_2d,
-    separation_scores,
-    stratified_subset,
-)
-from lab.figures import embedding_figure, embedding_sheet
-from lab.projector import add_projector_embedding, sprite_thumbnails
-from lab.run_files import save_figure, update_metrics
-from lab.tensorboard import log_figure, tensorboard_writer
+from analysis.figures import embedding_figure, embedding_sheet
+from analysis.projections import default_projections, project_2d, stratified_subset
+from analysis.projector import add_projector_embedding, sprite_thumbnails
+from analysis.separation import FEATURE_SPACE, SEPARATION_KEY, separation_scores
 from lightning_modules.protocols import Classifier, FeatureTaps, LabelledImageData
+from storage.run_files import save_figure, update_metrics
+from storage.tensorboard import log_figure, tensorboard_writer
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +83,13 @@ class FeatureEmbeddings(Callback):
         self.seed = seed
         self._embedded_at_step: int | None = None
 
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
+    @override
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
             self.embed(trainer, pl_module)
 
-    def on_fit_end(self, trainer, pl_module) -> None:
+    @override
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.embed(trainer, pl_module)
 
     def _skip_reason(self, trainer, pl_module) -> str | None:
@@ -115,8 +113,9 @@ class FeatureEmbeddings(Callback):
         data = trainer.datamodule
         images, targets = data.splits[SPLIT]
         chosen = stratified_subset(targets, self.num_images, self.seed)
-        taps, predictions = read_taps(pl_module, data.to_model_input, images[chosen],
-                                       self.batch_size)
+        taps, predictions = read_taps(
+            pl_module, data.to_model_input, images[chosen], self.batch_size
+        )
         labels = targets[chosen].numpy()
         step = trainer.global_step
         writer = tensorboard_writer(trainer)
@@ -125,8 +124,9 @@ class FeatureEmbeddings(Callback):
 
         scores = self._embed_taps(trainer, taps, labels, data.class_names, writer, step)
         if writer is not None and self.projector:
-            self._write_projector(writer, taps, labels, predictions, images[chosen],
-                                  data.class_names, step)
+            self._write_projector(
+                writer, taps, labels, predictions, images[chosen], data.class_names, step
+            )
 
         seconds = round(time.perf_counter() - started, 2)
         for logger in trainer.loggers:
@@ -139,8 +139,9 @@ class FeatureEmbeddings(Callback):
         scores: dict[str, float] = {}
 
         def score(space: str, tap: str, points: np.ndarray) -> None:
-            for name, value in separation_scores(points, labels, self.knn_neighbors,
-                                                 seed=self.seed).items():
+            for name, value in separation_scores(
+                points, labels, self.knn_neighbors, seed=self.seed
+            ).items():
                 scores[SEPARATION_KEY.format(space=space, tap=tap, score=name)] = value
 
         for tap, features in taps.items():
@@ -152,10 +153,22 @@ class FeatureEmbeddings(Callback):
             log.info("%s of %d taps: %.1f s", method, len(taps), time.perf_counter() - started)
             for tap, points in points_by_tap.items():
                 score(method, tap, points)
-                self._publish(embedding_figure(points, labels, class_names, f"{method}: {tap}"),
-                              out_dir, method, tap, writer, step)
-            self._publish(embedding_sheet(points_by_tap, labels, class_names, method),
-                          out_dir, method, SHEET_NAME, writer, step)
+                self._publish(
+                    embedding_figure(points, labels, class_names, f"{method}: {tap}"),
+                    out_dir,
+                    method,
+                    tap,
+                    writer,
+                    step,
+                )
+            self._publish(
+                embedding_sheet(points_by_tap, labels, class_names, method),
+                out_dir,
+                method,
+                SHEET_NAME,
+                writer,
+                step,
+            )
         return scores
 
     @staticmethod

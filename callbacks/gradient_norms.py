@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 
+import lightning as L
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import grad_norm
+from torch.optim import Optimizer
+from typing_extensions import override
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +30,13 @@ class GradientNorms(Callback):
         self.every_n_steps = every_n_steps
         self.norm_type = float(norm_type)
 
-    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+    @override
+    def on_before_optimizer_step(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        optimizer: Optimizer,
+    ) -> None:
         if trainer.global_step % self.every_n_steps or trainer.fast_dev_run or not trainer.loggers:
             return
         # Lightning names them grad_2.0_norm/<parameter> and grad_2.0_norm_total.

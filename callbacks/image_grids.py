@@ -6,12 +6,14 @@ import io
 import logging
 from pathlib import Path
 
+import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
+from typing_extensions import override
 
-from lab.run_files import atomic_write_bytes
-from lab.tensorboard import tensorboard_writer
 from lightning_modules.protocols import Generative
+from storage.run_files import atomic_write_bytes
+from storage.tensorboard import tensorboard_writer
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +65,14 @@ class ImageGrids(Callback):
         self.interpolation_steps = interpolation_steps
         self.seed = seed
 
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
+    @override
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         epoch = trainer.current_epoch + 1
         if epoch % self.every_n_epochs == 0 and epoch < trainer.max_epochs:
             self._draw(trainer, pl_module, suffix=f"_epoch{epoch:03d}")
 
-    def on_fit_end(self, trainer, pl_module) -> None:
+    @override
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._draw(trainer, pl_module, suffix="")
 
     def _draw(self, trainer, pl_module, suffix: str) -> None:

@@ -6,10 +6,12 @@ import logging
 from collections import defaultdict
 from pathlib import Path
 
+import lightning as L
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_only
+from typing_extensions import override
 
-from lab.run_files import save_figure
+from storage.run_files import save_figure
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +36,21 @@ class LearningCurves(Callback):
                 recorded[name] = self.history[name][trainer.current_epoch] = float(value)
         return recorded
 
-    def on_validation_end(self, trainer, pl_module) -> None:
+    @override
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.sanity_checking:
             self._record(trainer, "val")
 
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
+    @override
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         train = self._record(trainer, "train")
         epoch = trainer.current_epoch
         val = {k: v[epoch] for k, v in self.history.items() if k.startswith("val/") and epoch in v}
         line = "  ".join(f"{k}={v:.4f}" for k, v in sorted({**train, **val}.items()))
         rank_zero_only(log.info)("epoch %d/%d  %s", epoch + 1, trainer.max_epochs, line)
 
-    def on_fit_end(self, trainer, pl_module) -> None:
+    @override
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero and not trainer.fast_dev_run and self.history:
             figure = self.plot()
             save_figure(figure, Path(trainer.default_root_dir) / self.filename)
@@ -65,8 +70,12 @@ class LearningCurves(Callback):
                 series = self.history.get(f"{stage}/{name}", {})
                 if series:
                     epochs = sorted(series)
-                    ax.plot([e + 1 for e in epochs], [series[e] for e in epochs], marker="o",
-                            label="train" if stage == "train" else "validation")
+                    ax.plot(
+                        [e + 1 for e in epochs],
+                        [series[e] for e in epochs],
+                        marker="o",
+                        label="train" if stage == "train" else "validation",
+                    )
             ax.set_xlabel("epoch")
             ax.set_ylabel(name)
             ax.set_title(name)
@@ -75,8 +84,10 @@ class LearningCurves(Callback):
         figure.tight_layout()
         return figure
 
+    @override
     def state_dict(self) -> dict:
         return {"filename": self.filename, "history": {k: dict(v) for k, v in self.history.items()}}
 
+    @override
     def load_state_dict(self, state_dict: dict) -> None:
         self.history = defaultdict(dict, {k: dict(v) for k, v in state_dict["history"].items()})

@@ -6,9 +6,11 @@ import logging
 import random
 from typing import Any
 
+import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
+from typing_extensions import override
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +63,16 @@ class RNGState(Callback):
     def __init__(self) -> None:
         self._to_restore: dict[str, Any] | None = None
 
+    @override
     def state_dict(self) -> dict[str, Any]:
         return collect_rng_states()
 
+    @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._to_restore = state_dict
 
-    def on_train_start(self, trainer, pl_module) -> None:
+    @override
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self._to_restore is not None:
             set_rng_states(self._to_restore)
             self._to_restore = None

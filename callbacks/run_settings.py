@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import lightning as L
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.trainer.states import TrainerFn
+from typing_extensions import override
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +23,7 @@ def changed_settings(saved: dict[str, Any], current: dict[str, Any]) -> dict[str
 
 
 class RunSettings(Callback):
-    """Stores the flat settings (``lab.build.hyperparameters``) and compares them on resume.
+    """Stores the flat settings (``runs.build.hyperparameters``) and compares them on resume.
 
     A resumed run only ends where the uninterrupted one would when it repeats the original
     overrides; a forgotten one is reported, not silently trained with.
@@ -30,10 +32,17 @@ class RunSettings(Callback):
     def __init__(self, settings: dict[str, Any]) -> None:
         self.settings = settings
 
+    @override
     def state_dict(self) -> dict[str, Any]:
         return {"settings": self.settings}
 
-    def on_load_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+    @override
+    def on_load_checkpoint(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        checkpoint: dict[str, Any],
+    ) -> None:
         if trainer.state.fn != TrainerFn.FITTING:
             return
         saved = checkpoint.get("callbacks", {}).get(self.state_key, {}).get("settings", {})

@@ -6,6 +6,8 @@ ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}
 POOLINGS = {"max": "MaxPool2d", "avg": "AvgPool2d"}
 # pixel likelihoods of the VAE's reconstruction term
 LIKELIHOODS = ("bernoulli", "gaussian")
+# whether a higher or a lower value of model.monitor is better
+MONITOR_MODES = ("max", "min")
 
 
 def choose(kind: str, options, name: str):

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torchmetrics import MeanMetric, MinMetric
+from typing_extensions import override
 
-from lab.run_files import update_metrics
-from lightning_modules.base import STAGES, ConfiguredModule, OptimizerFactory, SchedulerFactory
+from lightning_modules.base import (
+    STAGES,
+    ConfiguredModule,
+    OptimizerFactory,
+    SchedulerFactory,
+    mean_metric,
+)
 from lightning_modules.latent_usage import LatentUsage
 from lightning_modules.vae_losses import gaussian_kl, importance_weighted_nll, pixel_likelihood
 
@@ -27,13 +32,21 @@ class VAE(ConfiguredModule):
     ``loss = mean over the batch of [recon summed over pixels + kl_weight * KL summed over
     latent dims]``, so ``kl_weight=1`` is the negative ELBO and other values are a beta-VAE.
     During the first ``kl_warmup_epochs`` the training KL weight ramps up linearly from 0;
-    validation and test always use ``kl_weight``. Also logs ``val/active_units``,
-    ``val/kl_per_dim`` (into metrics.json) and, at test, an importance-weighted bound on
+    validation and test always use ``kl_weight``. Also logs ``val/active_units``, keeps
+    ``val/kl_per_dim`` in ``records`` and, at test, logs an importance-weighted bound on
     -log p(x) with ``iw_samples`` draws.
-    """
 
-    monitor = "val/loss"
-    monitor_mode = "min"
+    Args:
+        net: a ``GaussianLatentNet``.
+        likelihood: ``bernoulli`` or ``gaussian`` pixels (``model.likelihood``).
+        gaussian_scale: the standard deviation of the ``gaussian`` likelihood.
+        kl_weight: the weight of the KL term (beta); 1 makes the loss the negative ELBO.
+        kl_warmup_epochs: epochs over which the training KL weight ramps up from 0.
+        iw_samples: draws per image of the importance-weighted bound at test.
+        active_unit_threshold: the variance over the data above which a latent dim is active.
+        input_shape: ``(channels, height, width)`` of one image, for the model summary.
+        optimizer, scheduler, monitor, monitor_mode: see :class:`ConfiguredModule`.
+    """
 
     def __init__(
         self,
@@ -47,33 +60,21 @@ class VAE(ConfiguredModule):
         iw_samples: int = 16,
         active_unit_threshold: float = 0.01,
         input_shape: tuple[int, ...] = (1, 28, 28),
+        monitor: str = "val/loss",
+        monitor_mode: str = "min",
     ) -> None:
-        super().__init__(optimizer, scheduler)
-        if kl_weight < 0 or kl_warmup_epochs < 0 or iw_samples < 1:
-            raise ValueError(
-                "need model.kl_weight >= 0, model.kl_warmup_epochs >= 0 and model.iw_samples >= 1;"
-                f" got {kl_weight}, {kl_warmup_epochs}, {iw_samples}"
-            )
+        stage_metrics = [{term: mean_metric() for term in TERMS} for _ in STAGES]
+        if kl_warmup_epochs:
+            stage_metrics[STAGES.index("train")][KL_WEIGHT] = mean_metric()
+        stage_metrics[STAGES.index("test")][IW_NLL] = mean_metric()
+        super().__init__(optimizer, scheduler, monitor, monitor_mode, stage_metrics)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.net = net
         self.nll = pixel_likelihood(likelihood, gaussian_scale)
         self.kl_weight = kl_weight
         self.kl_warmup_epochs = kl_warmup_epochs
         self.iw_samples = iw_samples
-        # One metric object per stage and name: Lightning resets and syncs each on its own.
-        # No NaN checks: they cost a host sync each step; the divergence callback stops a run
-        # whose loss is not finite.
-        def mean() -> MeanMetric:
-            return MeanMetric(nan_strategy="disable")
-
-        stage_metrics = [{term: mean() for term in TERMS} for _ in STAGES]
-        if kl_warmup_epochs:
-            stage_metrics[STAGES.index("train")][KL_WEIGHT] = mean()
-        stage_metrics[STAGES.index("test")][IW_NLL] = mean()
-        self.stage_metrics = nn.ModuleList(nn.ModuleDict(metrics) for metrics in stage_metrics)
         self.latent_usage = LatentUsage(net.latent_dim, active_unit_threshold)
-        self.val_loss_best = MinMetric()
-        self.val_loss_best.persistent(True)  # training state: a resumed run must remember the best
         self.example_input_array = torch.zeros(1, *input_shape)
 
     # The Generative protocol, delegated to the net.
@@ -108,8 +109,6 @@ class VAE(ConfiguredModule):
         kl_weight = self.current_kl_weight(stage)
         per_image = {"loss": recon + kl_weight * kl, "recon": recon, "kl": kl, "nelbo": recon + kl}
         metrics = self.metrics_of(stage)
-        # Per-image values: the epoch value is a mean over images (a MeanMetric that skips
-        # the NaN check ignores ``weight``).
         for term, value in per_image.items():
             metrics[term].update(value.detach())
         if KL_WEIGHT in metrics:
@@ -117,11 +116,14 @@ class VAE(ConfiguredModule):
         if stage == "val":
             self.latent_usage.update(mean, logvar)
         if IW_NLL in metrics:
-            metrics[IW_NLL].update(importance_weighted_nll(
-                x, mean, logvar, self.net.decoder_logits, self.nll, self.iw_samples
-            ))
+            metrics[IW_NLL].update(
+                importance_weighted_nll(
+                    x, mean, logvar, self.net.decoder_logits, self.nll, self.iw_samples
+                )
+            )
         return per_image["loss"].mean()
 
+    @override
     def on_train_batch_start(self, batch, batch_idx) -> None:
         x = batch[0]
         # Once: the likelihoods are over intensities in [0, 1], standardised input breaks them.
@@ -131,15 +133,12 @@ class VAE(ConfiguredModule):
                 "set model.normalize_inputs=false"
             )
 
+    @override
     def on_validation_epoch_end(self) -> None:
+        super().on_validation_epoch_end()
         usage = self.latent_usage.compute()
         self.latent_usage.reset()
         if self.trainer.sanity_checking:
             return
         self.log(ACTIVE_UNITS, usage["active_units"].float())
-        self.val_loss_best(self.metrics_of("val")["loss"].compute())
-        best = self.val_loss_best.compute()
-        self.log(f"{self.monitor}_best", best, prog_bar=True, sync_dist=True)
-        if self.trainer.is_global_zero:
-            kl_per_dim = usage["kl_per_dim"].tolist()
-            update_metrics(self.trainer.default_root_dir, {KL_PER_DIM: kl_per_dim})
+        self.records[KL_PER_DIM] = usage["kl_per_dim"].tolist()

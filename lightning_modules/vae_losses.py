@@ -31,10 +31,7 @@ def pixel_likelihood(name: str, gaussian_scale: float = 0.1) -> PixelLikelihood:
         "bernoulli": bernoulli_nll,
         "gaussian": partial(gaussian_nll, scale=gaussian_scale),
     }
-    choose("likelihood", LIKELIHOODS, name)
-    if gaussian_scale <= 0:
-        raise ValueError(f"model.gaussian_scale={gaussian_scale} must be positive")
-    return table[name]
+    return table[choose("likelihood", LIKELIHOODS, name)]
 
 
 def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -8,15 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 
+from runs.config_env import PROJECT_ROOT, compose
 from tests.tiny_data import write_idx_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
-CONF_DIR = str(ROOT / "conf")
+ROOT = PROJECT_ROOT
 REAL_DATA_DIR = ROOT / "data"
-os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 
 
 def tiny_overrides(data_dir: Path, output_dir: Path) -> list[str]:
@@ -38,6 +35,11 @@ def tiny_overrides(data_dir: Path, output_dir: Path) -> list[str]:
     ]
 
 
+def compose_tiny(output_dir: Path, data_dir: Path, *overrides: str):
+    """The real ``train.yaml`` on tiny data, writing into ``output_dir``, plus ``overrides``."""
+    return compose([*tiny_overrides(data_dir, output_dir), *overrides])
+
+
 @pytest.fixture(scope="session")
 def tiny_data_dir(tmp_path_factory) -> Path:
     return write_idx_dataset(tmp_path_factory.mktemp("tiny_data"))
@@ -45,35 +47,28 @@ def tiny_data_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def compose_cfg(tiny_data_dir, tmp_path):
-    """``compose_cfg(*overrides)``: the real ``train.yaml`` on tiny data, writing into tmp_path."""
+    """``compose_cfg(*overrides)``: :func:`compose_tiny` into ``tmp_path / "run"``."""
 
     def _compose(*overrides: str, data_dir: Path | None = None):
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-            base = tiny_overrides(data_dir or tiny_data_dir, tmp_path / "run")
-            return compose(config_name="train", overrides=[*base, *overrides])
+        return compose_tiny(tmp_path / "run", data_dir or tiny_data_dir, *overrides)
 
-    yield _compose
-    GlobalHydra.instance().clear()
+    return _compose
 
 
 def run_cli(
-    *args: str, cwd: Path = ROOT, timeout: float = 600, env: dict[str, str] | None = None
+    *args: str,
+    cwd: Path = ROOT,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
+    script: str = "train.py",
 ) -> subprocess.CompletedProcess:
-    """Run ``python train.py ARGS`` in a subprocess, as a user would; ``env`` adds variables."""
+    """Run ``python <script> ARGS`` in a subprocess, as a user would; ``env`` adds variables."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "HYDRA_FULL_ERROR": "1", **(env or {})}
     return subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+        [sys.executable, str(ROOT / script), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
-
-
-def compose_tiny(output_dir: Path, data_dir: Path, *overrides: str):
-    """Like ``compose_cfg``, for fixtures of any scope: one tiny run shared by several tests."""
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-            base = tiny_overrides(data_dir, output_dir)
-            return compose(config_name="train", overrides=[*base, *overrides])
-    finally:
-        GlobalHydra.instance().clear()

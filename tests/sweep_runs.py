@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import yaml
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.conftest import tiny_overrides
 
@@ -35,21 +34,10 @@ def job_overrides(run_dir: Path) -> dict[str, str]:
     return dict(override.split("=", 1) for override in saved)
 
 
-def logged_hparams(run_dir: Path) -> dict[str, float | str]:
-    """The settings the run itself logged to TensorBoard's HParams dashboard."""
-    from tensorboard.plugins.hparams import plugin_data_pb2
-
-    events = EventAccumulator(str(run_dir / "tensorboard"))
-    events.Reload()
-    content = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
-    hparams = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams
-    return {k: v.number_value if v.HasField("number_value") else v.string_value
-            for k, v in hparams.items()}
-
-
 def stage_metrics(values: dict) -> dict[str, float]:
     """The ``train/``, ``val/`` and ``test/`` numbers of a metrics.json."""
     return {
-        k: v for k, v in values.items()
+        k: v
+        for k, v in values.items()
         if k.startswith(("train/", "val/", "test/")) and isinstance(v, (int, float))
     }

@@ -5,21 +5,53 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def event_tags(log_dir: Path) -> dict[str, list[str]]:
-    """Tags by kind (``images``, ``scalars``, ...) in all event files of ``log_dir``."""
+def events(log_dir: Path):
+    """Every event under ``log_dir``, none sampled away (``EventAccumulator``, reloaded)."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    events = EventAccumulator(str(log_dir), size_guidance={"images": 0, "scalars": 0})
-    events.Reload()
-    return events.Tags()
+    accumulator = EventAccumulator(str(log_dir), size_guidance={"images": 0, "scalars": 0})
+    accumulator.Reload()
+    return accumulator
+
+
+def event_tags(log_dir: Path) -> dict[str, list[str]]:
+    """Tags by kind (``images``, ``scalars``, ...) in all event files of ``log_dir``."""
+    return events(log_dir).Tags()
+
+
+def scalars(log_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """``{tag: [(step, value), ...]}`` of every scalar."""
+    read = events(log_dir)
+    return {tag: [(e.step, e.value) for e in read.Scalars(tag)] for tag in read.Tags()["scalars"]}
 
 
 def scalar_steps(log_dir: Path, tag: str) -> list[int]:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    return [step for step, _ in scalars(log_dir)[tag]]
 
-    events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0})
-    events.Reload()
-    return [event.step for event in events.Scalars(tag)]
+
+def images(log_dir: Path) -> dict[str, list]:
+    """``{tag: [image event, ...]}``; each event has ``step``, ``width``, ``height`` and the PNG."""
+    read = events(log_dir)
+    return {tag: read.Images(tag) for tag in read.Tags()["images"]}
+
+
+def hparams_plugin(log_dir: Path) -> dict:
+    """The HParams plugin's records by tag, e.g. ``_hparams_/session_start_info``."""
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    content = events(log_dir).PluginTagToContent("hparams")
+    return {
+        tag: plugin_data_pb2.HParamsPluginData.FromString(data) for tag, data in content.items()
+    }
+
+
+def logged_hparams(log_dir: Path) -> dict[str, float | str]:
+    """The settings the run logged to TensorBoard's HParams dashboard, in the order logged."""
+    session = hparams_plugin(log_dir)["_hparams_/session_start_info"].session_start_info
+    return {
+        key: value.number_value if value.HasField("number_value") else value.string_value
+        for key, value in session.hparams.items()
+    }
 
 
 def projector_embeddings(log_dir: Path) -> list[dict]:

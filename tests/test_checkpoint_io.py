@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from callbacks.rng_state import RNGState
-from lab.checkpoint_io import AtomicCheckpointIO, CheckpointError
-from lab.run_files import atomic_writer, partial_files
+from runs.checkpoint_io import AtomicCheckpointIO, CheckpointError
+from storage.run_files import atomic_writer, partial_files
 
 
 def _draws() -> tuple:
@@ -83,13 +83,13 @@ def test_rng_states_survive_a_weights_only_checkpoint(tmp_path):
 
 
 def test_classifier_checkpoint_keeps_the_best_validation_accuracy(compose_cfg):
-    from lab import build
+    from runs import build
 
     model = build.model(compose_cfg())
-    model.val_acc_best(torch.tensor(0.8))
+    model.monitor_best(torch.tensor(0.8))
     fresh = build.model(compose_cfg())
     fresh.load_state_dict(model.state_dict())
-    assert fresh.val_acc_best.max_value.item() == pytest.approx(0.8)
+    assert fresh.monitor_best.max_value.item() == pytest.approx(0.8)
 
 
 def test_resume_with_other_settings_is_reported(caplog):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from lab import build
-from tests.conftest import CONF_DIR, run_cli
+from runs import build
+from runs.config_env import CONF_DIR, compose
+from tests.conftest import run_cli
 
 
 def options(group: str) -> list[str]:
@@ -18,8 +18,7 @@ def options(group: str) -> list[str]:
 
 def compose_defaults(tmp_path, *overrides: str):
     """The config as a user gets it (not shrunk to tiny data)."""
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        return compose("train", overrides=[*overrides, f"paths.output_dir={tmp_path}"])
+    return compose([*overrides, f"paths.output_dir={tmp_path}"])
 
 
 @pytest.mark.parametrize("model", options("model"))

@@ -10,13 +10,20 @@ import pytest
 import torch
 from torchvision.datasets import FashionMNIST
 
-from lightning_modules.data import DatasetError, IDXImageDataModule, ensure_idx_files
+from lightning_modules.data.datamodule import IDXImageDataModule
+from lightning_modules.data.files import DatasetError, ensure_idx_files
 from tests.tiny_data import TinyFashionMNIST, write_idx_dataset
 
 
 def make_dm(root, **kwargs) -> IDXImageDataModule:
-    defaults = dict(dataset_class=TinyFashionMNIST, data_dir=str(root), download=False,
-                    batch_size=32, val_size=100, seed=3)
+    defaults = dict(
+        dataset_class=TinyFashionMNIST,
+        data_dir=str(root),
+        download=False,
+        batch_size=32,
+        val_size=100,
+        seed=3,
+    )
     dm = IDXImageDataModule(**{**defaults, **kwargs})
     dm.setup()
     return dm
@@ -57,9 +64,10 @@ def test_normalisation_is_configurable(tiny_data_dir, normalize):
     assert images.dtype == torch.float32 and torch.allclose(images, expected)
 
 
-def test_val_size_must_leave_training_data(tiny_data_dir):
-    with pytest.raises(ValueError, match=r"data.val_size=600 must be in \[0, 600\)"):
-        make_dm(tiny_data_dir, val_size=600)
+@pytest.mark.parametrize("val_size", [0, 600])
+def test_val_size_must_leave_training_and_validation_data(tiny_data_dir, val_size):
+    with pytest.raises(ValueError, match=rf"data.val_size={val_size} must be in \[1, 600\)"):
+        make_dm(tiny_data_dir, val_size=val_size)
 
 
 def test_missing_files_name_the_paths_tried_and_the_fixes(tmp_path):

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from lightning_modules.data import DatasetError, IDXImageDataModule, ensure_idx_files, files
+from lightning_modules.data import files
+from lightning_modules.data.datamodule import IDXImageDataModule
+from lightning_modules.data.files import DatasetError, ensure_idx_files
 from tests.conftest import run_cli, tiny_overrides
 from tests.tiny_data import TinyFashionMNIST, write_idx_dataset
 
@@ -121,5 +123,5 @@ def test_data_module_checks_the_validation_split_against_the_real_training_set(t
     datamodule = IDXImageDataModule(
         TinyFashionMNIST, str(tiny_data_dir), download=False, val_size=600
     )
-    with pytest.raises(ValueError, match=r"data.val_size=600 must be in \[0, 600\)"):
+    with pytest.raises(ValueError, match=r"data.val_size=600 must be in \[1, 600\)"):
         datamodule.setup("fit")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from lab.ddp_sweeps import reruns_script_per_rank
+from runs.ddp_sweeps import reruns_script_per_rank
 from tests.conftest import run_cli
 from tests.sweep_runs import cli_overrides, job_dirs, job_overrides, metrics, stage_metrics
 from train import train
@@ -52,8 +52,11 @@ def test_ddp_in_an_optuna_sweep_trains_each_trial_once_with_its_parameters(
 ):
     """``ddp`` re-runs the command line per rank: inside ``-m`` each rank would start a sweep."""
     result = run_cli(
-        "-m", *cli_overrides(tiny_data_dir, tmp_path), "trainer=ddp_cpu",
-        f"data.batch_size={PER_RANK_BATCH}", "hparams_search=classifier_optuna",
+        "-m",
+        *cli_overrides(tiny_data_dir, tmp_path),
+        "trainer=ddp_cpu",
+        f"data.batch_size={PER_RANK_BATCH}",
+        "hparams_search=classifier_optuna",
         "hydra.sweeper.n_trials=2",
         "hydra.sweeper.sampler.seed=null",  # a rank sampling on its own would pick other values
     )

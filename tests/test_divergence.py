@@ -8,8 +8,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from callbacks.divergence import DIVERGED, DivergenceGuard, TrainingDiverged
-from lab.run_files import read_metrics
+from callbacks.divergence_guard import DIVERGED, DivergenceGuard, TrainingDiverged
+from storage.run_files import read_metrics
 from tests.conftest import run_cli, tiny_overrides
 
 
@@ -34,8 +34,13 @@ class LossTurnsNaN(L.LightningModule):
 
 def _fit(model, guard, tmp_path) -> L.Trainer:
     trainer = L.Trainer(
-        max_epochs=2, callbacks=[guard], logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
+        max_epochs=2,
+        callbacks=[guard],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
     )
     with pytest.raises(TrainingDiverged) as raised:
         trainer.fit(model)
@@ -65,17 +70,27 @@ def test_a_bad_step_found_at_the_epoch_end_check(tmp_path):
 
 
 def test_finite_losses_run_to_the_end(tmp_path):
-    trainer = L.Trainer(max_epochs=1, callbacks=[DivergenceGuard()], logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False,
-                        default_root_dir=tmp_path)
+    trainer = L.Trainer(
+        max_epochs=1,
+        callbacks=[DivergenceGuard()],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+    )
     trainer.fit(LossTurnsNaN(bad_step=10**6))
     assert trainer.global_step == 20
 
 
 def test_diverged_single_run_exits_non_zero_and_records_the_status(tiny_data_dir, tmp_path):
     run_dir = tmp_path / "run"
-    result = run_cli(*tiny_overrides(tiny_data_dir, run_dir), "model=vae", "optimizer=sgd",
-                     "optimizer.lr=1e10", "optimizer.momentum=0.9")
+    result = run_cli(
+        *tiny_overrides(tiny_data_dir, run_dir),
+        "model=vae",
+        "optimizer=sgd",
+        "optimizer.lr=1e10",
+        "optimizer.momentum=0.9",
+    )
     assert result.returncode != 0
     metrics = read_metrics(run_dir)
     assert metrics["status"] == DIVERGED

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 
-from tests.conftest import CONF_DIR, run_cli, tiny_overrides
+from runs.config_env import compose
+from tests.conftest import run_cli, tiny_overrides
 from tests.tensorboard_reading import event_tags
 
 EXPERIMENTS = {
@@ -19,12 +18,7 @@ EXPERIMENTS = {
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_sweeps_its_comparison(experiment):
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-            cfg = compose("train", overrides=[f"experiment={experiment}"], return_hydra_config=True)
-    finally:
-        GlobalHydra.instance().clear()
+    cfg = compose([f"experiment={experiment}"], return_hydra_config=True)
     key, values = EXPERIMENTS[experiment]
     assert cfg.hydra.sweeper.params == {key: values}
     assert cfg.task_name == experiment
@@ -37,8 +31,12 @@ def test_lenet_vs_small_jobs_share_one_sweep_dir(tiny_data_dir, tmp_path):
         o for o in tiny_overrides(tiny_data_dir, tmp_path) if not o.startswith("paths.")
     ]
     result = run_cli(
-        "-m", "experiment=lenet_vs_small", *data_overrides, f"paths.log_dir={tmp_path}",
-        "trainer.max_epochs=1", "callbacks.feature_embeddings.num_images=100",
+        "-m",
+        "experiment=lenet_vs_small",
+        *data_overrides,
+        f"paths.log_dir={tmp_path}",
+        "trainer.max_epochs=1",
+        "callbacks.feature_embeddings.num_images=100",
         "callbacks.feature_embeddings.projections.tsne.perplexity=10",
         "+callbacks.feature_embeddings.projections.tsne.max_iter=250",
     )

@@ -10,12 +10,13 @@ import torch
 from PIL import Image
 from torchvision.datasets import FashionMNIST
 
+from analysis.projections import stratified_subset
+from analysis.projector import sprite_thumbnails
+from analysis.separation import FEATURE_SPACE, SEPARATION_KEY
 from callbacks.feature_embeddings import FeatureEmbeddings
-from lab import build
-from lab.embeddings import FEATURE_SPACE, SEPARATION_KEY, stratified_subset
-from lab.projector import sprite_thumbnails
-from lab.run_files import read_metrics
 from lightning_modules.protocols import Classifier, FeatureTaps
+from runs import build
+from storage.run_files import read_metrics
 from tests.conftest import compose_tiny
 from tests.tensorboard_reading import event_tags, projector_embeddings, scalar_steps
 from train import train
@@ -37,8 +38,9 @@ LENET_TAP_DIMS = {"conv": 400, "fc": 84, "logits": 10}
 def run_dir(tiny_data_dir, tmp_path_factory):
     """One LeNet run on tiny data with the default callbacks."""
     out = tmp_path_factory.mktemp("embeddings") / "run"
-    cfg = compose_tiny(out, tiny_data_dir, *FAST_EMBEDDINGS,
-                       f"callbacks.gradient_norms.every_n_steps={GRAD_EVERY}")
+    cfg = compose_tiny(
+        out, tiny_data_dir, *FAST_EMBEDDINGS, f"callbacks.gradient_norms.every_n_steps={GRAD_EVERY}"
+    )
     assert train(cfg)["status"] == "completed"
     return out
 
@@ -127,8 +129,9 @@ def test_taps_have_the_declared_dims(compose_cfg, model):
 
 def test_without_tensorboard_logger_pngs_and_numbers_still_written(compose_cfg, tmp_path):
     # Lightning's LearningRateMonitor refuses to run without a logger, so it goes too.
-    cfg = compose_cfg("~logger", "callbacks.lr_monitor=null", "trainer.max_epochs=1",
-                      *FAST_EMBEDDINGS)
+    cfg = compose_cfg(
+        "~logger", "callbacks.lr_monitor=null", "trainer.max_epochs=1", *FAST_EMBEDDINGS
+    )
     assert train(cfg)["status"] == "completed"
     run = tmp_path / "run"
     assert not (run / "tensorboard").exists()
@@ -149,8 +152,14 @@ def test_fast_dev_run_writes_nothing(compose_cfg, tmp_path):
 
 
 def test_model_without_taps_is_skipped(tmp_path, caplog):
-    trainer = SimpleNamespace(is_global_zero=True, global_step=0, fast_dev_run=False,
-                              datamodule=None, default_root_dir=str(tmp_path), loggers=[])
+    trainer = SimpleNamespace(
+        is_global_zero=True,
+        global_step=0,
+        fast_dev_run=False,
+        datamodule=None,
+        default_root_dir=str(tmp_path),
+        loggers=[],
+    )
     with caplog.at_level("INFO"):
         FeatureEmbeddings(num_images=100).embed(trainer, torch.nn.Linear(2, 2))
     assert "no feature taps" in caplog.text

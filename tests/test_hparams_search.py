@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from tests.conftest import CONF_DIR, run_cli
-from tests.sweep_runs import cli_overrides, job_dirs, job_overrides, logged_hparams, metrics
+from runs.config_env import CONF_DIR, compose
+from tests.conftest import run_cli
+from tests.sweep_runs import cli_overrides, job_dirs, job_overrides, metrics
+from tests.tensorboard_reading import logged_hparams
 
 SEARCHES = sorted(p.stem for p in (Path(CONF_DIR) / "hparams_search").glob("*.yaml"))
 
@@ -20,9 +21,13 @@ def test_optuna_search_records_each_trial_in_its_own_dir(tiny_data_dir, tmp_path
     storage = f"sqlite:///{tmp_path / 'study.db'}"  # on disk, so the test can read the study back
     sweep_dir = tmp_path / "sweep"
     result = run_cli(
-        "-m", *cli_overrides(tiny_data_dir, tmp_path), "hparams_search=classifier_optuna",
-        "hydra.sweeper.n_trials=3", f"hydra.sweeper.storage={storage}",
-        "hydra.sweeper.study_name=search", f"hydra.sweep.dir={sweep_dir}",
+        "-m",
+        *cli_overrides(tiny_data_dir, tmp_path),
+        "hparams_search=classifier_optuna",
+        "hydra.sweeper.n_trials=3",
+        f"hydra.sweeper.storage={storage}",
+        "hydra.sweeper.study_name=search",
+        f"hydra.sweep.dir={sweep_dir}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -36,7 +41,7 @@ def test_optuna_search_records_each_trial_in_its_own_dir(tiny_data_dir, tmp_path
         overrides = job_overrides(job)
         for name, value in trial.params.items():
             assert float(overrides[name]) == pytest.approx(value)
-        assert logged_hparams(job)["optimizer/momentum"] == pytest.approx(
+        assert logged_hparams(job / "tensorboard")["optimizer/momentum"] == pytest.approx(
             trial.params["optimizer.momentum"]
         )
     assert len({trial.params["optimizer.lr"] for trial in trials}) == 3
@@ -49,12 +54,9 @@ def test_optuna_search_records_each_trial_in_its_own_dir(tiny_data_dir, tmp_path
 def test_each_search_sets_keys_the_config_has(tmp_path, search):
     if search.startswith("vae") and not (Path(CONF_DIR) / "model" / "vae.yaml").exists():
         pytest.skip("needs model=vae")
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=[f"hparams_search={search}", f"paths.output_dir={tmp_path}"],
-            return_hydra_config=True,
-        )
+    cfg = compose(
+        [f"hparams_search={search}", f"paths.output_dir={tmp_path}"], return_hydra_config=True
+    )
     sweeper = cfg.hydra.sweeper
     assert sweeper._target_.endswith("OptunaSweeper")
     assert sweeper.direction in ("maximize", "minimize")

@@ -18,7 +18,9 @@ from callbacks.image_grids import (
     ImageGrids,
     final_grid_path,
 )
-from lightning_modules.nets import ConvVAE
+from lightning_modules.nets.conv_vae import ConvVAE
+from tests.tensorboard_reading import images as event_images
+from tests.tensorboard_reading import logged_hparams
 
 GRIDS = (PRIOR_SAMPLES, RECONSTRUCTIONS, INTERPOLATIONS)
 SIDE = 28 + 2  # make_grid pads each image by 2 pixels
@@ -30,29 +32,13 @@ def _pixels(png: Path | bytes) -> np.ndarray:
     return np.asarray(Image.open(source).convert("RGB")).astype(int)
 
 
-def _event_images(run_dir: Path) -> dict[str, list]:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0})
-    events.Reload()
-    return {tag: events.Images(tag) for tag in events.Tags()["images"]}
-
-
-def _hparam_names(run_dir: Path) -> set[str]:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    from tensorboard.plugins.hparams import plugin_data_pb2
-
-    events = EventAccumulator(str(run_dir / "tensorboard"))
-    events.Reload()
-    content = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
-    return set(plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams)
-
-
 def test_vae_run_writes_grids_to_png_and_tensorboard(compose_cfg):
     from train import train
 
     cfg = compose_cfg(
-        "model=vae", "model.iw_samples=2", "trainer.max_epochs=3",
+        "model=vae",
+        "model.iw_samples=2",
+        "trainer.max_epochs=3",
         "callbacks.image_grids.every_n_epochs=2",
         "callbacks.image_grids.num_interpolations=3",
         "callbacks.image_grids.interpolation_steps=5",
@@ -68,7 +54,7 @@ def test_vae_run_writes_grids_to_png_and_tensorboard(compose_cfg):
         for path in (final_grid_path(run_dir, name), run_dir / IMAGES_DIR / f"{name}_epoch002.png"):
             assert _pixels(path).shape[:2] == (rows * SIDE + 2, columns * SIDE + 2), path
 
-    images = _event_images(run_dir)
+    images = event_images(run_dir / "tensorboard")
     assert set(images) == {f"{IMAGES_DIR}/{name}" for name in GRIDS}
     steps_per_epoch = 16  # 500 training images in batches of 32
     for name, (rows, columns) in expected_shapes.items():
@@ -80,7 +66,7 @@ def test_vae_run_writes_grids_to_png_and_tensorboard(compose_cfg):
         on_disk = _pixels(final_grid_path(run_dir, name))
         in_events = _pixels(logged[-1].encoded_image_string)
         assert np.abs(on_disk - in_events).max() <= 1
-    assert "model/kl_weight" in _hparam_names(run_dir)
+    assert "model/kl_weight" in logged_hparams(run_dir / "tensorboard")
 
 
 def test_classifier_run_draws_no_grids(compose_cfg):

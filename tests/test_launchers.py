@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-from tests.conftest import CONF_DIR, run_cli
-from tests.sweep_runs import cli_overrides, job_dirs, logged_hparams, metrics
+from runs.config_env import compose
+from tests.conftest import run_cli
+from tests.sweep_runs import cli_overrides, job_dirs, metrics
+from tests.tensorboard_reading import logged_hparams
 
 LEARNING_RATES = ("0.1", "0.02")
 
@@ -14,8 +15,11 @@ LEARNING_RATES = ("0.1", "0.02")
 def run_sweep(tiny_data_dir, tmp_path, *launcher_overrides: str):
     sweep_dir = tmp_path / "sweep"
     result = run_cli(
-        "-m", *cli_overrides(tiny_data_dir, tmp_path), *launcher_overrides,
-        f"optimizer.lr={','.join(LEARNING_RATES)}", f"hydra.sweep.dir={sweep_dir}",
+        "-m",
+        *cli_overrides(tiny_data_dir, tmp_path),
+        *launcher_overrides,
+        f"optimizer.lr={','.join(LEARNING_RATES)}",
+        f"hydra.sweep.dir={sweep_dir}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return sweep_dir, result.stdout + result.stderr
@@ -27,7 +31,7 @@ def assert_each_job_wrote_only_its_own_dir(sweep_dir) -> None:
     for job, lr in zip(jobs, LEARNING_RATES, strict=True):
         assert metrics(job)["status"] == "completed"
         # The settings logged in this dir are this job's: no job wrote into another's dir.
-        assert logged_hparams(job)["optimizer/lr"] == pytest.approx(float(lr))
+        assert logged_hparams(job / "tensorboard")["optimizer/lr"] == pytest.approx(float(lr))
         assert len(list((job / "checkpoints").glob("epoch_*.ckpt"))) == 1
     assert metrics(jobs[0])["train/loss"] != metrics(jobs[1])["train/loss"]
 
@@ -49,15 +53,16 @@ def test_submitit_local_runs_each_job_as_a_submitit_job(tiny_data_dir, tmp_path)
 
 
 def test_slurm_ddp_asks_for_one_task_per_gpu_on_each_node(tmp_path):
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=[
-                "hydra/launcher=slurm_ddp", "trainer=ddp", "trainer.devices=4",
-                "trainer.num_nodes=2", f"paths.output_dir={tmp_path}",
-            ],
-            return_hydra_config=True,
-        )
+    cfg = compose(
+        [
+            "hydra/launcher=slurm_ddp",
+            "trainer=ddp",
+            "trainer.devices=4",
+            "trainer.num_nodes=2",
+            f"paths.output_dir={tmp_path}",
+        ],
+        return_hydra_config=True,
+    )
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
     assert (launcher.nodes, launcher.tasks_per_node, launcher.gpus_per_node) == (2, 4, 4)

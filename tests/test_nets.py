@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lab import build
-from lightning_modules.nets import LeNet
+from lightning_modules.nets.lenet import LeNet
 from lightning_modules.protocols import FeatureTaps
+from runs import build
 
 
 def n_params(module: torch.nn.Module) -> int:

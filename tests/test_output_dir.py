@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.preflight import OutputDirError, check_output_dir
+from runs.preflight import OutputDirError, check_output_dir
 from tests.conftest import run_cli, tiny_overrides
 
 

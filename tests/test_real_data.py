@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lightning_modules.data import IDXImageDataModule
+from lightning_modules.data.datamodule import IDXImageDataModule
 from tests.conftest import REAL_DATA_DIR
 from train import train
 
@@ -17,8 +17,12 @@ def real_dm() -> IDXImageDataModule:
     from torchvision.datasets import FashionMNIST
 
     dm = IDXImageDataModule(
-        FashionMNIST, str(REAL_DATA_DIR), system_dirs=["/usr/share/datasets/fashion-mnist"],
-        download=True, val_size=5000, seed=42,
+        FashionMNIST,
+        str(REAL_DATA_DIR),
+        system_dirs=["/usr/share/datasets/fashion-mnist"],
+        download=True,
+        val_size=5000,
+        seed=42,
     )
     dm.prepare_data()  # raises with the fix if the data cannot be had: never a silent skip
     dm.setup()
@@ -29,8 +33,16 @@ def test_real_splits_and_classes(real_dm):
     sizes = {name: len(targets) for name, (_, targets) in real_dm.splits.items()}
     assert sizes == {"train": 55_000, "val": 5_000, "test": 10_000}
     assert real_dm.class_names == [
-        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
     ]
     # The official test set is balanced: 1,000 images per class.
     assert torch.bincount(real_dm.splits["test"][1]).tolist() == [1000] * 10

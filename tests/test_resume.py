@@ -13,8 +13,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from lab.run_files import partial_files, read_metrics
+from storage.run_files import partial_files, read_metrics
 from tests.conftest import run_cli, tiny_overrides
+from tests.tensorboard_reading import scalars
 
 FAULTS_DIR = Path(__file__).parent / "faults"
 STEPS_PER_EPOCH = 16  # tiny data: 600 - 100 validation images in batches of 32
@@ -51,13 +52,9 @@ def _last_checkpoint(run_dir: Path) -> dict:
 
 
 def _tensorboard_scalars(run_dir: Path) -> dict:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
-    events.Reload()
     return {
-        tag: [(e.step, e.value) for e in events.Scalars(tag)]
-        for tag in events.Tags()["scalars"]
+        tag: points
+        for tag, points in scalars(run_dir / "tensorboard").items()
         if not _run_specific(tag)
     }
 
@@ -129,7 +126,7 @@ def test_disk_full_while_writing_a_checkpoint_fails_clearly(tiny_data_dir, tmp_p
 
 
 def test_resume_checks_its_arguments(compose_cfg, tmp_path):
-    from lab.resume import ResumeError, checkpoint_to_resume
+    from runs.resume import ResumeError, checkpoint_to_resume
 
     with pytest.raises(ResumeError, match="no such checkpoint file"):
         checkpoint_to_resume(compose_cfg(f"ckpt_path={tmp_path}/missing.ckpt"), trainer=None)

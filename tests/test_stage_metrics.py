@@ -9,8 +9,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from callbacks.learning_curves import LearningCurves
-from lab import build
 from lightning_modules.base import ConfiguredModule
+from runs import build
 
 
 class BatchLosses(Callback):

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from callbacks.divergence import DIVERGED
+from callbacks.divergence_guard import DIVERGED
 from callbacks.image_grids import PRIOR_SAMPLES, final_grid_path
-from lab.sweep_summary import (
+from callbacks.sweep_summary import (
     SAMPLE_SHEET,
     STATUS_MISSING,
     TABLE_CSV,
@@ -40,11 +40,20 @@ def _rows(sweep_dir: Path) -> list[dict[str, str]]:
 def test_summary_of_job_dirs(tmp_path):
     common = ["data.batch_size=32", "model=vae"]
     for i, (kl, lr) in enumerate([(0.5, 0.1), (1, 0.1), (0.5, 0.01), (1, 0.01)]):
-        metrics = {"status": "completed", "test/nelbo": 300 - 10 * kl - lr, "test/kl": 5 * kl,
-                   "val/loss": 1.0, "best_checkpoint": "x.ckpt"}
+        metrics = {
+            "status": "completed",
+            "test/nelbo": 300 - 10 * kl - lr,
+            "test/kl": 5 * kl,
+            "val/loss": 1.0,
+            "best_checkpoint": "x.ckpt",
+        }
         _job(tmp_path, str(i), [*common, f"model.kl_weight={kl}", f"optimizer.lr={lr}"], metrics)
-    _job(tmp_path, "10", [*common, "model.kl_weight=4", "optimizer.lr=0.1"],
-         {"status": DIVERGED, "error": "TrainingDiverged: non-finite loss at step 3"})
+    _job(
+        tmp_path,
+        "10",
+        [*common, "model.kl_weight=4", "optimizer.lr=0.1"],
+        {"status": DIVERGED, "error": "TrainingDiverged: non-finite loss at step 3"},
+    )
     _job(tmp_path, "5", [*common, "model.kl_weight=2", "optimizer.lr=0.1"], None)
 
     jobs = collect_jobs(tmp_path)
@@ -55,8 +64,12 @@ def test_summary_of_job_dirs(tmp_path):
     write_summary(tmp_path, jobs, main_metrics(jobs))
     rows = _rows(tmp_path)
     assert [(r["job"], r["status"], r["model.kl_weight"]) for r in rows] == [
-        ("0", "completed", "0.5"), ("1", "completed", "1"), ("2", "completed", "0.5"),
-        ("3", "completed", "1"), ("5", STATUS_MISSING, "2"), ("10", DIVERGED, "4"),
+        ("0", "completed", "0.5"),
+        ("1", "completed", "1"),
+        ("2", "completed", "0.5"),
+        ("3", "completed", "1"),
+        ("5", STATUS_MISSING, "2"),
+        ("10", DIVERGED, "4"),
     ]
     assert float(rows[1]["test/nelbo"]) == pytest.approx(300 - 10 - 0.1)
     assert rows[5]["test/nelbo"] == "" and "step 3" in rows[5]["error"]
@@ -90,12 +103,19 @@ def _multirun(tiny_data_dir: Path, sweep_dir: Path, *overrides: str):
 
 def test_vae_multirun_writes_the_summary(tiny_data_dir, tmp_path):
     sweep_dir = tmp_path / "sweep"
-    result = _multirun(tiny_data_dir, sweep_dir, "model=vae", "model.iw_samples=2",
-                       "trainer.max_epochs=1", "model.kl_weight=0.5,2")
+    result = _multirun(
+        tiny_data_dir,
+        sweep_dir,
+        "model=vae",
+        "model.iw_samples=2",
+        "trainer.max_epochs=1",
+        "model.kl_weight=0.5,2",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = _rows(sweep_dir)
     assert [(r["job"], r["status"], r["model.kl_weight"]) for r in rows] == [
-        ("0", "completed", "0.5"), ("1", "completed", "2"),
+        ("0", "completed", "0.5"),
+        ("1", "completed", "2"),
     ]
     assert all(float(r["test/nelbo"]) > 0 for r in rows)
     assert "test/iw_nll" in (sweep_dir / TABLE_MARKDOWN).read_text()
@@ -107,12 +127,14 @@ def test_vae_multirun_writes_the_summary(tiny_data_dir, tmp_path):
 
 def test_a_diverged_job_does_not_stop_the_sweep(tiny_data_dir, tmp_path):
     sweep_dir = tmp_path / "sweep"
-    result = _multirun(tiny_data_dir, sweep_dir, "model=small", "trainer.max_epochs=1",
-                       "optimizer.lr=1e12,0.05")
+    result = _multirun(
+        tiny_data_dir, sweep_dir, "model=small", "trainer.max_epochs=1", "optimizer.lr=1e12,0.05"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = _rows(sweep_dir)
     assert [(r["job"], r["status"], r["optimizer.lr"]) for r in rows] == [
-        ("0", DIVERGED, "1000000000000.0"), ("1", "completed", "0.05"),
+        ("0", DIVERGED, "1000000000000.0"),
+        ("1", "completed", "0.05"),
     ]
     assert "non-finite loss" in rows[0]["error"]
     assert float(rows[1]["test/acc"]) > 0

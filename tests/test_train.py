@@ -7,18 +7,12 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.conftest import run_cli, tiny_overrides
+from tests.tensorboard_reading import event_tags, hparams_plugin, logged_hparams, scalars
 from train import train
 
 CURVE_TAGS = {"train/loss", "train/acc", "val/loss", "val/acc"}
-
-
-def scalars(run_dir: Path) -> dict[str, list[float]]:
-    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
-    events.Reload()
-    return {tag: [e.value for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
 
 
 def test_train_writes_metrics_and_artifacts(compose_cfg, tmp_path):
@@ -52,7 +46,10 @@ def test_cli_run_logs_curves_to_tensorboard(tiny_data_dir, tmp_path):
     result = run_cli(*tiny_overrides(tiny_data_dir, run_dir), "trainer.max_epochs=3")
     assert result.returncode == 0, result.stderr[-3000:]
 
-    logged = scalars(run_dir)
+    logged = {
+        tag: [value for _, value in points]
+        for tag, points in scalars(run_dir / "tensorboard").items()
+    }
     assert CURVE_TAGS <= set(logged)
     assert all(len(logged[tag]) == 3 for tag in CURVE_TAGS)  # one point per epoch
     assert {"test/acc", "test/loss"} <= set(logged)
@@ -66,21 +63,16 @@ def test_cli_run_logs_curves_to_tensorboard(tiny_data_dir, tmp_path):
 
 
 def test_hparams_dashboard_holds_the_settings_and_final_metrics(compose_cfg):
-    from tensorboard.plugins.hparams import plugin_data_pb2
-
     cfg = compose_cfg("optimizer.momentum=0.7")
     train(cfg)
-    events = EventAccumulator(str(Path(cfg.paths.output_dir) / "tensorboard"))
-    events.Reload()
-    content = events.PluginTagToContent("hparams")
-    session = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
-    hparams = session.session_start_info.hparams
-    assert hparams["optimizer/momentum"].number_value == pytest.approx(0.7)
-    assert hparams["model/activation"].string_value == "relu"
-    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"])
-    metric_tags = {m.name.tag for m in experiment.experiment.metric_infos}
+    log_dir = Path(cfg.paths.output_dir) / "tensorboard"
+    hparams = logged_hparams(log_dir)
+    assert hparams["optimizer/momentum"] == pytest.approx(0.7)
+    assert hparams["model/activation"] == "relu"
+    experiment = hparams_plugin(log_dir)["_hparams_/experiment"].experiment
+    metric_tags = {m.name.tag for m in experiment.metric_infos}
     assert {"final/test/acc", "final/val/acc_best"} <= metric_tags
-    assert "hp_metric" not in events.Tags()["scalars"]
+    assert "hp_metric" not in event_tags(log_dir)["scalars"]
 
 
 def test_failed_run_records_its_status(compose_cfg):

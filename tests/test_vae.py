@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from lab.run_files import read_metrics
 from lightning_modules.base import STAGES
-from lightning_modules.nets import MLPVAE, ConvVAE
+from lightning_modules.nets.conv_vae import ConvVAE
 from lightning_modules.nets.gaussian_latent import GaussianLatentNet
+from lightning_modules.nets.mlp_vae import MLPVAE
 from lightning_modules.protocols import Generative
 from lightning_modules.vae import (
     ACTIVE_UNITS,
@@ -29,6 +29,7 @@ from lightning_modules.vae_losses import (
     importance_weighted_nll,
     pixel_likelihood,
 )
+from storage.run_files import read_metrics
 
 
 def test_kl_matches_closed_form_by_hand():

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lab.validate import ConfigError, check_config, problems
+from runs.validate import ConfigError, check_config, problems
 from tests.conftest import run_cli, tiny_overrides
 
-FASHION_MNIST = "data.dataset_class.path=torchvision.datasets.FashionMNIST"
 # (override, key in the message, allowed range in the message)
 INVALID = [
     ("optimizer.lr=0", "optimizer.lr=0", "> 0"),
@@ -19,11 +18,13 @@ INVALID = [
     ("+model.kl_weight=-1", "model.kl_weight=-1", ">= 0"),
     ("+model.latent_dim=0", "model.latent_dim=0", "an integer >= 1"),
     ("+model.latent_dim=2.5", "model.latent_dim=2.5", "an integer >= 1"),
+    ("model=vae model.gaussian_scale=0", "model.gaussian_scale=0", "> 0"),
+    ("model=vae model.iw_samples=0", "model.iw_samples=0", "an integer >= 1"),
+    ("model=vae model.kl_warmup_epochs=-1", "model.kl_warmup_epochs=-1", ">= 0"),
+    ("model.monitor_mode=up", "model.monitor_mode='up'", "['max', 'min']"),
     ("data.batch_size=0", "data.batch_size=0", "an integer >= 1"),
     ("data.batch_size=abc", "data.batch_size='abc'", "an integer >= 1"),
     ("data.eval_batch_size=-5", "data.eval_batch_size=-5", "an integer >= 1 (or null)"),
-    (f"{FASHION_MNIST} data.val_size=60000", "data.val_size=60000", "in [1, 60000)"),
-    (f"{FASHION_MNIST} data.val_size=0", "data.val_size=0", "in [1, 60000)"),
     ("trainer.max_epochs=0", "trainer.max_epochs=0", "an integer >= 1"),
     ("scheduler=step scheduler.step_size=0", "scheduler.step_size=0", "an integer >= 1"),
     ("seed=-1", "seed=-1", "in [0, 4294967295]"),

@@ -1,4 +1,1 @@
-from lightning_modules.data.datamodule import IDXImageDataModule
-from lightning_modules.data.files import DatasetError, ensure_idx_files
-
-__all__ = ["DatasetError", "IDXImageDataModule", "ensure_idx_files"]
+"""Data modules and the dataset files they read."""

@@ -84,6 +84,8 @@ def batch_loader(images: torch.Tensor, targets: torch.Tensor, **sampler_options)
     # Its own generator: creating an iterator draws a seed, which must not move the global RNG
     # (a resumed run creates its first iterator at another point than an uninterrupted one).
     return DataLoader(
-        TensorBatches(images, targets), sampler=sampler, batch_size=None,
+        TensorBatches(images, targets),
+        sampler=sampler,
+        batch_size=None,
         generator=torch.Generator().manual_seed(sampler.seed),
     )

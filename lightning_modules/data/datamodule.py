@@ -69,10 +69,10 @@ class IDXImageDataModule(L.LightningDataModule):
         train = self._read(train=True)
         test = self._read(train=False)
         n_train = len(train[1])
-        if not 0 <= self.val_size < n_train:
+        if not 1 <= self.val_size < n_train:
             raise ValueError(
-                f"data.val_size={self.val_size} must be in [0, {n_train}): the training set "
-                f"has {n_train} images. Lower data.val_size."
+                f"data.val_size={self.val_size} must be in [1, {n_train}): the training set has "
+                f"{n_train} images, and both training and validation need some."
             )
         order = torch.randperm(n_train, generator=torch.Generator().manual_seed(self.seed))
         val_idx, train_idx = order[: self.val_size], order[self.val_size :]
@@ -100,8 +100,13 @@ class IDXImageDataModule(L.LightningDataModule):
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
         return batch_loader(
-            images, targets, batch_size=batch_size, shuffle=shuffle, seed=self.seed,
-            rank=rank, world_size=world,
+            images,
+            targets,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=self.seed,
+            rank=rank,
+            world_size=world,
         )
 
     def train_dataloader(self):

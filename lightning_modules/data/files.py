@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.run_files import PARTIAL_SUFFIX, atomic_writer
+from storage.run_files import PARTIAL_SUFFIX, atomic_writer
 
 log = logging.getLogger(__name__)
 

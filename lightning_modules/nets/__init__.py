@@ -1,5 +1,1 @@
-from lightning_modules.nets.conv_vae import ConvVAE
-from lightning_modules.nets.lenet import LeNet
-from lightning_modules.nets.mlp_vae import MLPVAE
-
-__all__ = ["MLPVAE", "ConvVAE", "LeNet"]
+"""The nets: LeNet-style classifiers with feature taps, and VAE nets."""

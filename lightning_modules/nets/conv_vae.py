@@ -31,11 +31,8 @@ class ConvVAE(GaussianLatentNet):
         in_channels: int = 1,
         image_size: int = 28,
     ) -> None:
-        if latent_dim < 1 or not channels:
-            raise ValueError(
-                f"need model.latent_dim >= 1 and at least one width in model.channels, got "
-                f"latent_dim={latent_dim}, channels={list(channels)}"
-            )
+        if not channels:
+            raise ValueError("model.channels=[]: give at least one width (one stride-2 conv each)")
         widths = [in_channels, *channels]
         sides = [image_size]
         for _ in channels:
@@ -59,8 +56,16 @@ class ConvVAE(GaussianLatentNet):
         ]
         for i in range(len(channels), 0, -1):
             # output_padding brings odd sides back (7 -> 3 -> 7, not 6).
-            up.append(nn.ConvTranspose2d(widths[i], widths[i - 1], 4, stride=2, padding=1,
-                                         output_padding=sides[i - 1] - 2 * sides[i]))
+            up.append(
+                nn.ConvTranspose2d(
+                    widths[i],
+                    widths[i - 1],
+                    4,
+                    stride=2,
+                    padding=1,
+                    output_padding=sides[i - 1] - 2 * sides[i],
+                )
+            )
             if i > 1:
                 up.append(make_activation(activation))
         super().__init__(encoder, nn.Sequential(*up), latent_dim)

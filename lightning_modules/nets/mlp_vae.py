@@ -22,7 +22,9 @@ class MLPVAE(GaussianLatentNet):
             nn.Flatten(), nn.Linear(pixels, hidden), nn.ReLU(), nn.Linear(hidden, 2 * latent_dim)
         )
         decoder = nn.Sequential(
-            nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, pixels),
+            nn.Linear(latent_dim, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, pixels),
             nn.Unflatten(1, tuple(image_shape)),
         )
         super().__init__(encoder, decoder, latent_dim)

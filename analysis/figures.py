@@ -1,7 +1,7 @@
 """Matplotlib figures of class structure: 2-D embeddings coloured by class, confusion matrices.
 
 Figures are built with the object-oriented API (no pyplot state), so callbacks can render
-them in any process and save them with :func:`lab.run_files.save_figure`.
+them in any process and save them with :func:`storage.run_files.save_figure`.
 """
 
 from __future__ import annotations
@@ -24,8 +24,15 @@ def _scatter_classes(ax, points: np.ndarray, labels: np.ndarray, class_names: Se
     for index, name in enumerate(class_names):
         mine = labels == index
         handles.append(
-            ax.scatter(points[mine, 0], points[mine, 1], s=4, alpha=0.7, color=colors[index],
-                       label=name, rasterized=True)
+            ax.scatter(
+                points[mine, 0],
+                points[mine, 1],
+                s=4,
+                alpha=0.7,
+                color=colors[index],
+                label=name,
+                rasterized=True,
+            )
         )
     ax.set_xticks([])
     ax.set_yticks([])
@@ -34,8 +41,9 @@ def _scatter_classes(ax, points: np.ndarray, labels: np.ndarray, class_names: Se
 
 def _legend(figure, handles, class_names: Sequence[str]) -> None:
     # "outside" places the legend beside the axes under constrained layout, so it is never cut off.
-    figure.legend(handles, class_names, loc="outside right center", markerscale=3, fontsize=8,
-                  frameon=False)
+    figure.legend(
+        handles, class_names, loc="outside right center", markerscale=3, fontsize=8, frameon=False
+    )
 
 
 def embedding_figure(
@@ -79,7 +87,11 @@ def confusion_figure(matrix: np.ndarray, class_names: Sequence[str], title: str 
     figure = Figure(figsize=(size + 1, size), layout="constrained")
     ax = figure.add_subplot()
     ConfusionMatrixDisplay(np.asarray(matrix), display_labels=list(class_names)).plot(
-        ax=ax, cmap="Blues", values_format=".2f", xticks_rotation=45, colorbar=True,
+        ax=ax,
+        cmap="Blues",
+        values_format=".2f",
+        xticks_rotation=45,
+        colorbar=True,
         include_values=len(class_names) <= 20,
     )
     ax.set_title(title)

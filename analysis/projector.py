@@ -44,6 +44,10 @@ def add_projector_embedding(
     header = list(metadata)
     rows = [list(values) for values in zip(*metadata.values(), strict=True)]
     writer.add_embedding(
-        features, metadata=rows, metadata_header=header, label_img=thumbnails,
-        global_step=step, tag=tag,
+        features,
+        metadata=rows,
+        metadata_header=header,
+        label_img=thumbnails,
+        global_step=step,
+        tag=tag,
     )

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lab.run_files import update_metrics
+from storage.run_files import update_metrics
+from storage.tensorboard import tensorboard_logger
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +30,12 @@ def checkpoint_summary(trainer) -> dict[str, Any]:
 
 def log_hparams(trainer, hyperparameters: dict, metrics: dict[str, Any]) -> None:
     """Show the run's settings next to its final metrics in TensorBoard's HParams dashboard."""
-    from lightning.pytorch.loggers import TensorBoardLogger
-
+    logger = tensorboard_logger(trainer)
+    if logger is None:
+        return
     numeric = {f"final/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}
-    for logger in trainer.loggers:
-        if isinstance(logger, TensorBoardLogger):
-            logger.log_hyperparams(hyperparameters, metrics=numeric)
-            logger.finalize("success")
+    logger.log_hyperparams(hyperparameters, metrics=numeric)
+    logger.finalize("success")
 
 
 def record(run_dir: str | Path, entries: dict[str, Any]) -> dict[str, Any]:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
+import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities.types import STEP_OUTPUT
+from typing_extensions import override
 
 DIVERGED = "diverged"
 
@@ -27,15 +31,26 @@ class DivergenceGuard(Callback):
 
     def __init__(self, check_every_n_steps: int | None = None) -> None:
         if check_every_n_steps is not None and check_every_n_steps < 1:
-            raise ValueError(f"callbacks.divergence.check_every_n_steps={check_every_n_steps}; "
-                             "use 1 or more, or null")
+            raise ValueError(
+                f"callbacks.divergence_guard.check_every_n_steps={check_every_n_steps}; "
+                "use 1 or more, or null"
+            )
         self.check_every_n_steps = check_every_n_steps
         self._first_bad_step: torch.Tensor | None = None
 
-    def on_train_start(self, trainer, pl_module) -> None:
+    @override
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._first_bad_step = None
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+    @override
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: STEP_OUTPUT,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if not isinstance(loss, torch.Tensor):
             return
@@ -52,7 +67,8 @@ class DivergenceGuard(Callback):
         if step % (self.check_every_n_steps or 50) == 0:
             self._check(trainer, loss)
 
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
+    @override
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self._first_bad_step is not None:
             self._check(trainer, None)
 

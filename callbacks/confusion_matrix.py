@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
+import lightning as L
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities.types import STEP_OUTPUT
+from typing_extensions import override
 
-from lab.confusion import TOP_CONFUSED_KEY, format_pair, top_confused_pairs
-from lab.figures import confusion_figure
-from lab.run_files import save_figure, update_metrics
-from lab.tensorboard import log_figure, tensorboard_writer
+from analysis.confusion import TOP_CONFUSED_KEY, format_pair, top_confused_pairs
+from analysis.figures import confusion_figure
 from lightning_modules.protocols import Classifier
+from storage.run_files import save_figure, update_metrics
+from storage.tensorboard import log_figure, tensorboard_writer
 
 log = logging.getLogger(__name__)
 
@@ -19,23 +23,22 @@ CONFUSION_FILE = "confusion_matrix.png"
 CONFUSION_TAG = "test/confusion_matrix"
 
 
-class TestConfusion(Callback):
+class ConfusionMatrix(Callback):
     """Accumulates a ``MulticlassConfusionMatrix`` over the test set of any :class:`Classifier`.
 
     At the end of testing it saves the matrix (row = true class, normalised to 1) as a PNG and a
     TensorBoard figure, writes the ``top_k`` most confused pairs to ``metrics.json`` and logs them.
     """
 
-    __test__ = False  # its name starts with "Test"; keep pytest from collecting it
-
     def __init__(self, top_k: int = 5, filename: str = CONFUSION_FILE) -> None:
         if top_k < 1:
-            raise ValueError(f"callbacks.confusion.top_k={top_k}; use 1 or more")
+            raise ValueError(f"callbacks.confusion_matrix.top_k={top_k}; use 1 or more")
         self.top_k = top_k
         self.filename = filename
         self._confusion = None
 
-    def on_test_start(self, trainer, pl_module) -> None:
+    @override
+    def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._confusion = None
         if trainer.fast_dev_run:
             log.debug("Confusion matrix skipped under fast_dev_run")
@@ -48,12 +51,22 @@ class TestConfusion(Callback):
         self._confusion = MulticlassConfusionMatrix(pl_module.num_classes, normalize="true")
         self._confusion.to(pl_module.device)
 
-    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
+    @override
+    def on_test_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: STEP_OUTPUT,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
         if self._confusion is not None:
             images, targets = batch
             self._confusion.update(pl_module(images), targets)
 
-    def on_test_end(self, trainer, pl_module) -> None:
+    @override
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self._confusion is None:
             return
         matrix = self._confusion.compute().cpu()  # every rank takes part in the sync

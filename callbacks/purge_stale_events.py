@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import lightning as L
 from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.trainer.states import TrainerFn
+from typing_extensions import override
+
+from storage.tensorboard import tensorboard_logger
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +23,13 @@ class PurgeStaleEvents(Callback):
     writes: TensorBoard drops the earlier events from that step on.
     """
 
-    def on_load_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+    @override
+    def on_load_checkpoint(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        checkpoint: dict[str, Any],
+    ) -> None:
         if trainer.state.fn != TrainerFn.FITTING:  # testing a checkpoint trains nothing again
             return
         from tensorboard.compat.proto.event_pb2 import Event, SessionLog
@@ -27,14 +37,13 @@ class PurgeStaleEvents(Callback):
         # Lightning logs a finished epoch's metrics at global_step - 1; from global_step on
         # every event belongs to the training that is done again.
         first_stale_step = checkpoint["global_step"]
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                restart = Event(
-                    step=first_stale_step, session_log=SessionLog(status=SessionLog.START)
-                )
-                logger.experiment.file_writer.add_event(restart)
-                log.info(
-                    "TensorBoard: events of %s from step %d on are superseded",
-                    logger.log_dir,
-                    first_stale_step,
-                )
+        logger = tensorboard_logger(trainer)
+        if logger is None:
+            return
+        restart = Event(step=first_stale_step, session_log=SessionLog(status=SessionLog.START))
+        logger.experiment.file_writer.add_event(restart)
+        log.info(
+            "TensorBoard: events of %s from step %d on are superseded",
+            logger.log_dir,
+            first_stale_step,
+        )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lightning as L
 from lightning.pytorch.callbacks import RichModelSummary
 from lightning.pytorch.utilities.model_summary import summarize
+from typing_extensions import override
 
-from lab.run_files import atomic_write_bytes
+from storage.run_files import atomic_write_bytes
 
 ARCHITECTURE_FILE = "architecture.txt"
 
@@ -18,7 +20,8 @@ class ArchitectureSummary(RichModelSummary):
     The module's ``example_input_array`` adds input and output shapes to every layer.
     """
 
-    def on_fit_start(self, trainer, pl_module) -> None:
+    @override
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_fit_start(trainer, pl_module)
         if trainer.is_global_zero:
             table = str(summarize(pl_module, max_depth=self._max_depth))

@@ -13,7 +13,7 @@ from fsspec.implementations.local import LocalFileSystem
 from lightning.fabric.utilities.cloud_io import get_filesystem
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from lab.run_files import atomic_writer, partial_files
+from storage.run_files import atomic_writer, partial_files
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,9 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
+from typing_extensions import override
 
-from lab.run_files import atomic_write_bytes, read_metrics, save_figure
+from storage.run_files import atomic_write_bytes, read_metrics, save_figure
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class SweepSummary(Callback):
     def __init__(self, metrics: list[str] | None = None) -> None:
         self.metrics = list(metrics) if metrics else None
 
+    @override
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         jobs = collect_jobs(sweep_dir)
@@ -113,8 +115,12 @@ def write_summary(sweep_dir: Path, jobs: list[Job], shown: list[str]) -> list[Pa
     ]
     for key in params:
         if all(_is_number(job.params.get(key)) for job in jobs):
-            written.append(save_figure(plot_against(jobs, key, params, shown),
-                                       sweep_dir / f"sweep_{_file_safe(key)}.png"))
+            written.append(
+                save_figure(
+                    plot_against(jobs, key, params, shown),
+                    sweep_dir / f"sweep_{_file_safe(key)}.png",
+                )
+            )
     sheet = sample_sheet(jobs, params)
     if sheet is not None:
         written.append(save_figure(sheet, sweep_dir / SAMPLE_SHEET))
@@ -134,16 +140,30 @@ def _write_csv(path: Path, jobs: list[Job], params: list[str], metrics: list[str
     writer = csv.writer(buffer)
     writer.writerow(["job", "status", *params, *metrics, "error"])
     for job in jobs:
-        writer.writerow([job.name, job.status, *(job.params.get(p) for p in params),
-                         *(job.metrics.get(m) for m in metrics), job.metrics.get("error", "")])
+        writer.writerow(
+            [
+                job.name,
+                job.status,
+                *(job.params.get(p) for p in params),
+                *(job.metrics.get(m) for m in metrics),
+                job.metrics.get("error", ""),
+            ]
+        )
     atomic_write_bytes(path, buffer.getvalue().encode())
     return path
 
 
 def _write_markdown(path: Path, jobs: list[Job], params: list[str], metrics: list[str]) -> Path:
     header = ["job", "status", *params, *metrics]
-    rows = [[job.name, job.status, *(_cell(job.params.get(p)) for p in params),
-             *(_cell(job.numeric(m)) for m in metrics)] for job in jobs]
+    rows = [
+        [
+            job.name,
+            job.status,
+            *(_cell(job.params.get(p)) for p in params),
+            *(_cell(job.numeric(m)) for m in metrics),
+        ]
+        for job in jobs
+    ]
     lines = ["| " + " | ".join(cells) + " |" for cells in [header, ["---"] * len(header), *rows]]
     atomic_write_bytes(path, ("\n".join(line.replace("\n", " ") for line in lines) + "\n").encode())
     return path
@@ -172,8 +192,11 @@ def plot_against(jobs: list[Job], key: str, params: list[str], metrics: list[str
     for i, metric in enumerate(metrics):
         ax = figure.add_subplot(1, len(metrics), i + 1)
         for label, members in groups.items():
-            points = sorted((float(j.params[key]), j.numeric(metric)) for j in members
-                            if j.numeric(metric) is not None)  # failed jobs have no metrics
+            points = sorted(
+                (float(j.params[key]), j.numeric(metric))
+                for j in members
+                if j.numeric(metric) is not None
+            )  # failed jobs have no metrics
             if points:
                 xs, ys = zip(*points, strict=True)
                 ax.plot(xs, ys, marker="o", label=label or None)

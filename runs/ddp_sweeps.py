@@ -20,7 +20,7 @@ from hydra.types import RunMode
 from hydra.utils import get_class
 from omegaconf import DictConfig
 
-from lab.run_files import read_metrics
+from storage.run_files import read_metrics
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,8 @@ def run_as_single_run(script: str | Path) -> dict:
     run_dir = hydra_cfg.runtime.output_dir
     log.info(
         "Job %s uses Lightning's script-launched DDP: training it as a single run in %s",
-        hydra_cfg.job.num, run_dir,
+        hydra_cfg.job.num,
+        run_dir,
     )
     completed = subprocess.run(single_run_command(script), cwd=hydra_cfg.runtime.cwd, check=False)
     if completed.returncode != 0:

@@ -1,0 +1,1 @@
+"""Analysis helpers: projections, class separation, confusion and the figures that show them."""

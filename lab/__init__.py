@@ -1,1 +1,0 @@
-"""Glue between the Hydra config and Lightning: building components, recording a run."""

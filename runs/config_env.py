@@ -1,0 +1,52 @@
+"""What the configs under ``conf/`` read besides themselves, set up in one place.
+
+``PROJECT_ROOT`` (``paths.root_dir``) and the ``coalesce`` resolver; :func:`compose` gives the
+configs to code that runs outside ``@hydra.main`` (data preparation, benchmarks, tests).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = PROJECT_ROOT / "conf"
+
+
+def _coalesce(*values):
+    """``${coalesce:a,b}``: the first value that is not null (``resume`` before the new run dir)."""
+    return next((value for value in values if value is not None), None)
+
+
+def setup() -> None:
+    """Set ``PROJECT_ROOT`` (unless the user did) and register the resolvers; idempotent."""
+    os.environ.setdefault("PROJECT_ROOT", str(PROJECT_ROOT))
+    OmegaConf.register_new_resolver("coalesce", _coalesce, replace=True)
+
+
+def compose(
+    overrides: list[str] | tuple[str, ...] = (),
+    config_name: str = "train",
+    return_hydra_config: bool = False,
+) -> DictConfig:
+    """The config ``python <entry point> <overrides>`` would get, outside of ``@hydra.main``.
+
+    With ``return_hydra_config`` it also holds the ``hydra`` node (sweeper, launcher, run dirs).
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    setup()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return hydra_compose(
+                config_name=config_name,
+                overrides=list(overrides),
+                return_hydra_config=return_hydra_config,
+            )
+    finally:
+        GlobalHydra.instance().clear()
