@@ -14,6 +14,7 @@ from typing_extensions import override
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
+Batch = tuple[torch.Tensor, torch.Tensor]  # images as the model sees them, targets
 
 # Metric names are "<stage>/<metric>", e.g. "val/loss".
 STAGES = ("train", "val", "test")
@@ -88,7 +89,7 @@ class ConfiguredModule(L.LightningModule):
     def metrics_of(self, stage: str) -> nn.ModuleDict:
         return self.stage_metrics[STAGES.index(stage)]
 
-    def _step(self, batch, stage: str) -> torch.Tensor:
+    def _step(self, batch: Batch, stage: str) -> torch.Tensor:
         """Loss of ``batch``; updates the stage's metrics."""
         raise NotImplementedError
 
@@ -112,18 +113,18 @@ class ConfiguredModule(L.LightningModule):
             )
 
     @override
-    def training_step(self, batch, batch_idx):
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         loss = self._step(batch, "train")
         self._log_stage_metrics("train")
         return loss
 
     @override
-    def validation_step(self, batch, batch_idx):
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._step(batch, "val")
         self._log_stage_metrics("val")
 
     @override
-    def test_step(self, batch, batch_idx):
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
         self._step(batch, "test")
         self._log_stage_metrics("test")
 

@@ -9,6 +9,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from lightning_modules.base import (
     STAGES,
+    Batch,
     ConfiguredModule,
     OptimizerFactory,
     SchedulerFactory,
@@ -62,7 +63,7 @@ class ImageClassifier(ConfiguredModule):
             return self.net.features(x)
         return {"logits": self.net(x)}
 
-    def _step(self, batch, stage: str) -> torch.Tensor:
+    def _step(self, batch: Batch, stage: str) -> torch.Tensor:
         x, y = batch
         logits = self(x)
         per_image = F.cross_entropy(logits, y, reduction="none")

@@ -8,6 +8,7 @@ from typing_extensions import override
 
 from lightning_modules.base import (
     STAGES,
+    Batch,
     ConfiguredModule,
     OptimizerFactory,
     SchedulerFactory,
@@ -100,7 +101,7 @@ class VAE(ConfiguredModule):
         warmup_steps = self.kl_warmup_epochs * self.trainer.num_training_batches
         return self.kl_weight * min(1.0, (self.global_step + 1) / warmup_steps)
 
-    def _step(self, batch, stage: str) -> torch.Tensor:
+    def _step(self, batch: Batch, stage: str) -> torch.Tensor:
         x, _ = batch
         mean, logvar = self.net.encode(x)
         z = mean + (0.5 * logvar).exp() * torch.randn_like(mean)  # reparameterisation
@@ -124,7 +125,7 @@ class VAE(ConfiguredModule):
         return per_image["loss"].mean()
 
     @override
-    def on_train_batch_start(self, batch, batch_idx) -> None:
+    def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
         x = batch[0]
         # Once: the likelihoods are over intensities in [0, 1], standardised input breaks them.
         if self.global_step == 0 and batch_idx == 0 and (x.min() < 0 or x.max() > 1):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import lightning as L
 import torch
+from torch.utils.data import DataLoader
+from typing_extensions import override
 
 from lightning_modules.data.batches import batch_loader
 from lightning_modules.data.files import DatasetError, ensure_idx_files
@@ -20,8 +23,7 @@ class IDXImageDataModule(L.LightningDataModule):
     set is the test split.
 
     With ``on_device`` (default) and an accelerator, the uint8 splits are moved to the
-    accelerator once (47 MB for Fashion-MNIST), so batches are sliced there and never copied
-    from the host.
+    accelerator once, so batches are sliced there and never copied from the host.
     """
 
     def __init__(
@@ -59,9 +61,11 @@ class IDXImageDataModule(L.LightningDataModule):
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    @override
     def prepare_data(self) -> None:
         ensure_idx_files(self.dataset_class, self.data_dir, self.system_dirs, self.download)
 
+    @override
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
@@ -95,7 +99,7 @@ class IDXImageDataModule(L.LightningDataModule):
             ) from err
         return ds.data.unsqueeze(1).contiguous(), ds.targets.long()
 
-    def _loader(self, split: str, shuffle: bool, batch_size: int):
+    def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
         images, targets = self.splits[split]
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
@@ -109,13 +113,16 @@ class IDXImageDataModule(L.LightningDataModule):
             world_size=world,
         )
 
-    def train_dataloader(self):
+    @override
+    def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True, batch_size=self.batch_size)
 
-    def val_dataloader(self):
+    @override
+    def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False, batch_size=self.eval_batch_size)
 
-    def test_dataloader(self):
+    @override
+    def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False, batch_size=self.eval_batch_size)
 
     def to_model_input(self, images: torch.Tensor) -> torch.Tensor:
@@ -125,7 +132,8 @@ class IDXImageDataModule(L.LightningDataModule):
             x = x.sub_(self.mean).div_(self.std)
         return x
 
-    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+    @override
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         if isinstance(batch, torch.Tensor):  # an example input (model summary), already float
             return batch
         images, targets = batch
