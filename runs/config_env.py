@@ -7,6 +7,8 @@ configs to code that runs outside ``@hydra.main`` (data preparation, benchmarks,
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -26,6 +28,21 @@ def setup() -> None:
     OmegaConf.register_new_resolver("coalesce", _coalesce, replace=True)
 
 
+@contextmanager
+def initialized() -> Iterator:
+    """Hydra set up on ``conf/`` as ``@hydra.main`` sets it up; yields its config loader."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    setup()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            yield GlobalHydra.instance().config_loader()
+    finally:
+        GlobalHydra.instance().clear()
+
+
 def compose(
     overrides: list[str] | tuple[str, ...] = (),
     config_name: str = "train",
@@ -36,17 +53,10 @@ def compose(
     With ``return_hydra_config`` it also holds the ``hydra`` node (sweeper, launcher, run dirs).
     """
     from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
 
-    setup()
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            return hydra_compose(
-                config_name=config_name,
-                overrides=list(overrides),
-                return_hydra_config=return_hydra_config,
-            )
-    finally:
-        GlobalHydra.instance().clear()
+    with initialized():
+        return hydra_compose(
+            config_name=config_name,
+            overrides=list(overrides),
+            return_hydra_config=return_hydra_config,
+        )
