@@ -133,6 +133,13 @@ def test_a_key_no_option_has_keeps_hydras_message():
     assert "is a setting of" not in output
 
 
+def test_fast_dev_run_and_gradient_clipping_need_no_plus(compose_cfg):
+    cfg = compose_cfg("trainer.fast_dev_run=true", "trainer.gradient_clip_val=1.0")
+    trainer = build.trainer(cfg, [], [])
+    assert trainer.fast_dev_run is True
+    assert trainer.gradient_clip_val == 1.0
+
+
 def test_compile_option_compiles_the_net_in_place(compose_cfg):
     plain = build.model(compose_cfg()).net
     compiled = build.model(compose_cfg("compile=true")).net
