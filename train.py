@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import hydra
@@ -17,6 +18,13 @@ from omegaconf import DictConfig
 from runs import config_env, override_hints
 
 config_env.setup()
+# Lightning's own use of torch's deprecated pytree class: nothing a run can change.
+warnings.filterwarnings(
+    "ignore",
+    message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+    category=FutureWarning,
+    module=r"lightning\.",
+)
 log = logging.getLogger(__name__)
 
 

@@ -84,6 +84,12 @@ def test_each_lightning_line_is_printed_once_and_logged(short_cli_run):
     assert (run_dir / "train.log").read_text().count(line) == 1
 
 
+def test_lightnings_pytree_deprecation_warning_is_not_shown(short_cli_run):
+    # pytest's filterwarnings would hide it in-process; the CLI's stderr shows what a user sees.
+    result, _ = short_cli_run
+    assert "LeafSpec" not in result.stderr
+
+
 def test_hparams_dashboard_holds_the_settings_and_final_metrics(compose_cfg):
     cfg = compose_cfg("optimizer.momentum=0.7")
     train(cfg)
