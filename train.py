@@ -7,15 +7,24 @@ python train.py -m model=lenet,small
 from __future__ import annotations
 
 import logging
+import sys
 import time
+import warnings
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
-from runs import config_env
+from runs import config_env, override_hints
 
 config_env.setup()
+# Lightning's own use of torch's deprecated pytree class: nothing a run can change.
+warnings.filterwarnings(
+    "ignore",
+    message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+    category=FutureWarning,
+    module=r"lightning\.",
+)
 log = logging.getLogger(__name__)
 
 
@@ -91,4 +100,10 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (Exception, SystemExit) as err:
+        if not isinstance(err, SystemExit) or err.code not in (0, None):
+            # Hydra's "Key ... is not in struct" does not say which group option has the key.
+            override_hints.print_hints(sys.argv[1:])
+        raise

@@ -85,8 +85,7 @@ def _message(trainer, step: int, value: float | None) -> str:
     return (
         f"Training diverged: non-finite loss{shown} at step {step} "
         f"(epoch {trainer.current_epoch + 1}) with {_optimizer_settings(trainer)}. "
-        "Lower optimizer.lr or optimizer.momentum, or add gradient clipping "
-        "(trainer.gradient_clip_val)."
+        "Lower optimizer.lr or optimizer.momentum, or clip gradients: trainer.gradient_clip_val=1.0"
     )
 
 

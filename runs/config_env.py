@@ -1,12 +1,16 @@
 """What the configs under ``conf/`` read besides themselves, set up in one place.
 
-``PROJECT_ROOT`` (``paths.root_dir``) and the ``coalesce`` resolver; :func:`compose` gives the
-configs to code that runs outside ``@hydra.main`` (data preparation, benchmarks, tests).
+``PROJECT_ROOT`` (``paths.root_dir``), the ``coalesce`` resolver and the console log filter
+:class:`PrintedOnce`; :func:`compose` gives the configs to code that runs outside
+``@hydra.main`` (data preparation, benchmarks, tests).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -20,10 +24,48 @@ def _coalesce(*values):
     return next((value for value in values if value is not None), None)
 
 
+class PrintedOnce(logging.Filter):
+    """Hydra's console handler skips records that a console handler below the root printed.
+
+    ``import lightning`` gives the ``lightning`` logger a console handler of its own and leaves
+    it propagating to the root, so each Lightning line would be printed twice; the run's log
+    file (a handler on the root) still gets every record.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        logger = logging.getLogger(record.name)
+        while logger.parent is not None:  # up to, not including, the root
+            if any(_is_console(handler) for handler in logger.handlers):
+                return False
+            logger = logger.parent
+        return True
+
+
+def _is_console(handler: logging.Handler) -> bool:
+    return isinstance(handler, logging.StreamHandler) and not isinstance(
+        handler, logging.FileHandler
+    )
+
+
 def setup() -> None:
     """Set ``PROJECT_ROOT`` (unless the user did) and register the resolvers; idempotent."""
     os.environ.setdefault("PROJECT_ROOT", str(PROJECT_ROOT))
     OmegaConf.register_new_resolver("coalesce", _coalesce, replace=True)
+
+
+@contextmanager
+def initialized() -> Iterator:
+    """Hydra set up on ``conf/`` as ``@hydra.main`` sets it up; yields its config loader."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    setup()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            yield GlobalHydra.instance().config_loader()
+    finally:
+        GlobalHydra.instance().clear()
 
 
 def compose(
@@ -36,17 +78,10 @@ def compose(
     With ``return_hydra_config`` it also holds the ``hydra`` node (sweeper, launcher, run dirs).
     """
     from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
 
-    setup()
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            return hydra_compose(
-                config_name=config_name,
-                overrides=list(overrides),
-                return_hydra_config=return_hydra_config,
-            )
-    finally:
-        GlobalHydra.instance().clear()
+    with initialized():
+        return hydra_compose(
+            config_name=config_name,
+            overrides=list(overrides),
+            return_hydra_config=return_hydra_config,
+        )

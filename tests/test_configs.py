@@ -96,6 +96,50 @@ def test_bad_overrides_fail_with_hydra_message(override, message):
     assert message in result.stderr
 
 
+@pytest.mark.parametrize(
+    "overrides, hint",
+    [
+        pytest.param(
+            ["-m", "model.kl_weight=0.5,2"],
+            "model.kl_weight is a setting of model=vae, not of model=lenet: add model=vae",
+            id="default_model",
+        ),
+        pytest.param(
+            ["model=vae", "model.pooling=avg"],
+            "model.pooling is a setting of model=lenet or model=small, not of model=vae: "
+            "use model=lenet or model=small",
+            id="chosen_model",
+        ),
+        pytest.param(
+            ["scheduler=none", "scheduler.T_max=3"],
+            "scheduler.T_max is a setting of scheduler=cosine, not of scheduler=none",
+            id="scheduler",
+        ),
+    ],
+)
+def test_a_key_of_another_group_option_names_that_option(overrides, hint):
+    # Import times on stderr: the hint must not cost a torch import.
+    result = run_cli(*overrides, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert result.returncode != 0
+    assert hint in result.stdout + result.stderr
+    assert not any(line.endswith("| torch") for line in result.stderr.splitlines())
+
+
+def test_a_key_no_option_has_keeps_hydras_message():
+    result = run_cli("model.no_such_knob=1")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "Key 'no_such_knob' is not in struct" in output
+    assert "is a setting of" not in output
+
+
+def test_fast_dev_run_and_gradient_clipping_need_no_plus(compose_cfg):
+    cfg = compose_cfg("trainer.fast_dev_run=true", "trainer.gradient_clip_val=1.0")
+    trainer = build.trainer(cfg, [], [])
+    assert trainer.fast_dev_run is True
+    assert trainer.gradient_clip_val == 1.0
+
+
 def test_compile_option_compiles_the_net_in_place(compose_cfg):
     plain = build.model(compose_cfg()).net
     compiled = build.model(compose_cfg("compile=true")).net

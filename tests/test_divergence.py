@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import lightning as L
 import pytest
 import torch
@@ -9,6 +11,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from callbacks.divergence_guard import DIVERGED, DivergenceGuard, TrainingDiverged
+from runs.config_env import compose
 from storage.run_files import read_metrics
 from tests.conftest import run_cli, tiny_overrides
 
@@ -53,6 +56,13 @@ def test_cpu_run_stops_at_the_first_bad_step(tmp_path):
     assert trainer.global_step == 4
     assert "at step 4 " in message
     assert "lr=0.01" in message and "momentum=0.5" in message
+
+
+def test_the_suggested_clipping_override_works_as_written(tmp_path):
+    _, message = _fit(LossTurnsNaN(bad_step=2), DivergenceGuard(), tmp_path)
+    override = re.search(r"trainer\.gradient_clip_val=\S+", message).group()
+    clip = compose([override]).trainer.gradient_clip_val
+    assert isinstance(clip, float) and clip > 0
 
 
 def test_a_sparser_check_still_names_the_first_bad_step(tmp_path):

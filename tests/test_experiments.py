@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from hydra.types import RunMode
 
-from runs.config_env import compose
+from runs.config_env import CONF_DIR, compose
 from tests.conftest import run_cli, tiny_overrides
 from tests.tensorboard_reading import event_tags
 
@@ -24,6 +25,15 @@ def test_experiment_sweeps_its_comparison(experiment):
     assert cfg.task_name == experiment
 
 
+@pytest.mark.parametrize(
+    "experiment", sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+)
+def test_every_experiment_is_a_sweep_without_dash_m(experiment):
+    cfg = compose([f"experiment={experiment}"], return_hydra_config=True)
+    assert cfg.hydra.mode == RunMode.MULTIRUN
+    assert cfg.hydra.sweeper.params  # and it has something to sweep
+
+
 @pytest.mark.slow
 def test_lenet_vs_small_jobs_share_one_sweep_dir(tiny_data_dir, tmp_path):
     # Every job gets its own dir under the sweep dir, so only the log dir is set.
@@ -31,8 +41,7 @@ def test_lenet_vs_small_jobs_share_one_sweep_dir(tiny_data_dir, tmp_path):
         o for o in tiny_overrides(tiny_data_dir, tmp_path) if not o.startswith("paths.")
     ]
     result = run_cli(
-        "-m",
-        "experiment=lenet_vs_small",
+        "experiment=lenet_vs_small",  # a sweep without -m
         *data_overrides,
         f"paths.log_dir={tmp_path}",
         "trainer.max_epochs=1",

@@ -141,7 +141,7 @@ def test_without_tensorboard_logger_pngs_and_numbers_still_written(compose_cfg, 
 
 
 def test_fast_dev_run_writes_nothing(compose_cfg, tmp_path):
-    cfg = compose_cfg("+trainer.fast_dev_run=true", *FAST_EMBEDDINGS)
+    cfg = compose_cfg("trainer.fast_dev_run=true", *FAST_EMBEDDINGS)
     assert train(cfg)["status"] == "completed"
     run = tmp_path / "run"
     assert not (run / "embeddings").exists()

@@ -82,7 +82,7 @@ def test_classifier_run_draws_no_grids(compose_cfg):
 def test_fast_dev_run_draws_without_a_tensorboard_logger(compose_cfg):
     from train import train
 
-    cfg = compose_cfg("model=vae", "+trainer.fast_dev_run=true", "test=false")
+    cfg = compose_cfg("model=vae", "trainer.fast_dev_run=true", "test=false")
     train(cfg)
     assert final_grid_path(cfg.paths.output_dir, PRIOR_SAMPLES).exists()
 

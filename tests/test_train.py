@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import run_cli, tiny_overrides
+from tests.sweep_runs import cli_overrides
 from tests.tensorboard_reading import event_tags, hparams_plugin, logged_hparams, scalars
 from train import train
 
@@ -60,6 +61,33 @@ def test_cli_run_logs_curves_to_tensorboard(tiny_data_dir, tmp_path):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "completed" and 0 <= metrics["test/acc"] <= 1
     assert "epoch 3/3" in (result.stdout + result.stderr)
+
+
+@pytest.fixture(scope="module")
+def short_cli_run(tiny_data_dir, tmp_path_factory):
+    """One epoch through the CLI in a run dir of Hydra's; ``(result, run dir)``."""
+    log_dir = tmp_path_factory.mktemp("short_cli_run")
+    result = run_cli(
+        *cli_overrides(tiny_data_dir, log_dir),
+        "trainer.max_epochs=1",
+        "callbacks.feature_embeddings=null",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run_dir] = (log_dir / "logs" / "train" / "runs").iterdir()
+    return result, run_dir
+
+
+def test_each_lightning_line_is_printed_once_and_logged(short_cli_run):
+    result, run_dir = short_cli_run
+    line = "GPU available: "  # Lightning's Trainer says so at every start
+    assert (result.stdout + result.stderr).count(line) == 1
+    assert (run_dir / "train.log").read_text().count(line) == 1
+
+
+def test_lightnings_pytree_deprecation_warning_is_not_shown(short_cli_run):
+    # pytest's filterwarnings would hide it in-process; the CLI's stderr shows what a user sees.
+    result, _ = short_cli_run
+    assert "LeafSpec" not in result.stderr
 
 
 def test_hparams_dashboard_holds_the_settings_and_final_metrics(compose_cfg):
