@@ -1,13 +1,11 @@
 """What the configs under ``conf/`` read besides themselves, set up in one place.
 
-``PROJECT_ROOT`` (``paths.root_dir``), the ``coalesce`` resolver and the console log filter
-:class:`PrintedOnce`; :func:`compose` gives the configs to code that runs outside
-``@hydra.main`` (data preparation, benchmarks, tests).
+``PROJECT_ROOT`` (``paths.root_dir``) and the ``coalesce`` resolver; :func:`compose` gives the
+configs to code that runs outside ``@hydra.main`` (data preparation, benchmarks, tests).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,29 +20,6 @@ CONF_DIR = PROJECT_ROOT / "conf"
 def _coalesce(*values):
     """``${coalesce:a,b}``: the first value that is not null (``resume`` before the new run dir)."""
     return next((value for value in values if value is not None), None)
-
-
-class PrintedOnce(logging.Filter):
-    """Hydra's console handler skips records that a console handler below the root printed.
-
-    ``import lightning`` gives the ``lightning`` logger a console handler of its own and leaves
-    it propagating to the root, so each Lightning line would be printed twice; the run's log
-    file (a handler on the root) still gets every record.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        logger = logging.getLogger(record.name)
-        while logger.parent is not None:  # up to, not including, the root
-            if any(_is_console(handler) for handler in logger.handlers):
-                return False
-            logger = logger.parent
-        return True
-
-
-def _is_console(handler: logging.Handler) -> bool:
-    return isinstance(handler, logging.StreamHandler) and not isinstance(
-        handler, logging.FileHandler
-    )
 
 
 def setup() -> None:
