@@ -112,6 +112,6 @@ def test_failed_run_records_its_status(compose_cfg):
 
 
 def test_mixed_precision_is_a_plain_override(compose_cfg):
-    # bf16 autocast runs on the CPU too (slower there: see the README's performance section).
+    # bf16 autocast runs on the CPU too (slower there: bench/README.md).
     metrics = train(compose_cfg("model=small", "trainer.precision=bf16-mixed"))
     assert metrics["status"] == "completed" and metrics["test/acc"] > 0.5
