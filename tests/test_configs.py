@@ -69,6 +69,13 @@ def test_callbacks_and_loggers_build(compose_cfg):
     assert [type(lg).__name__ for lg in build.loggers(cfg)] == ["TensorBoardLogger"]
 
 
+def test_logger_none_also_drops_what_needs_a_logger(compose_cfg):
+    cfg = compose_cfg("logger=none")
+    assert build.loggers(cfg) == []
+    names = {type(c).__name__ for c in build.callbacks(cfg)}
+    assert "LearningRateMonitor" not in names and "ModelCheckpoint" in names
+
+
 def test_momentum_is_an_ordinary_override(compose_cfg):
     cfg = compose_cfg("optimizer=sgd", "optimizer.momentum=0.5", "optimizer.nesterov=true")
     opt = build.model(cfg).configure_optimizers()["optimizer"]
