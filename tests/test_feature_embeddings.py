@@ -110,7 +110,7 @@ def test_every_n_epochs_adds_snapshots_once_per_step(compose_cfg, tmp_path):
     assert train(cfg)["status"] == "completed"
     names = [entry["name"] for entry in projector_embeddings(tmp_path / "run" / "tensorboard")]
     steps_per_epoch = math.ceil((600 - 100) / 32)  # tiny train split / batch size
-    # After epochs 1 and 2; the end of fit falls on the step of epoch 2 and adds nothing.
+    # After epoch 1, and at the end of fit (epoch 2's step), with the best checkpoint's weights.
     assert sorted(names) == sorted(
         f"{tap}:{step:05d}" for tap in TAPS for step in (steps_per_epoch, 2 * steps_per_epoch)
     )
