@@ -54,6 +54,18 @@ def logged_hparams(log_dir: Path) -> dict[str, float | str]:
     }
 
 
+def custom_scalars_layout(log_dir: Path) -> dict[str, dict[str, list[str]]]:
+    """The Custom Scalars layout: ``{category: {chart title: [tag regex, ...]}}``."""
+    from tensorboard.plugins.custom_scalar import layout_pb2, metadata
+
+    [config] = events(log_dir).Tensors(metadata.CONFIG_SUMMARY_TAG)
+    layout = layout_pb2.Layout.FromString(config.tensor_proto.string_val[0])
+    return {
+        category.title: {chart.title: list(chart.multiline.tag) for chart in category.chart}
+        for category in layout.category
+    }
+
+
 def projector_embeddings(log_dir: Path) -> list[dict]:
     """``projector_config.pbtxt`` parsed: each entry's tensor name, files and thumbnail size."""
     from google.protobuf import text_format

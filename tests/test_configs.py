@@ -65,7 +65,7 @@ def test_trainer_options_compose(tmp_path, trainer):
 def test_callbacks_and_loggers_build(compose_cfg):
     cfg = compose_cfg()
     names = {type(c).__name__ for c in build.callbacks(cfg)}
-    assert {"ModelCheckpoint", "LearningCurves", "ArchitectureSummary"} <= names
+    assert {"ModelCheckpoint", "LearningCurves", "CustomScalars", "ArchitectureSummary"} <= names
     assert [type(lg).__name__ for lg in build.loggers(cfg)] == ["TensorBoardLogger"]
 
 
