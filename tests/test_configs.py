@@ -66,7 +66,7 @@ def test_callbacks_and_loggers_build(compose_cfg):
     cfg = compose_cfg()
     names = {type(c).__name__ for c in build.callbacks(cfg)}
     assert {"ModelCheckpoint", "LearningCurves", "CustomScalars", "ArchitectureSummary"} <= names
-    assert [type(lg).__name__ for lg in build.loggers(cfg)] == ["TensorBoardLogger"]
+    assert [type(lg).__name__ for lg in build.loggers(cfg)] == ["RunTensorBoardLogger"]
 
 
 def test_logger_none_also_drops_what_needs_a_logger(compose_cfg):
