@@ -40,6 +40,7 @@ def train(cfg: DictConfig) -> dict:
     preflight.check_output_dir(run_dir, cfg.get("min_free_disk_mb", 0))  # before the first write
     run_record.record(run_dir, {"status": "running"})
     started = time.perf_counter()
+    trainer = None
     try:
         validate.check_config(cfg)  # before any data is read, model built or torch imported
         import lightning as L
@@ -63,8 +64,13 @@ def train(cfg: DictConfig) -> dict:
             metrics.update(run_record.scalar_metrics(trainer))
         metrics.update(model.records)
     except BaseException as err:
-        status = getattr(err, "status", "failed")
-        run_record.record(run_dir, {"status": status, "error": f"{type(err).__name__}: {err}"})
+        failure = {
+            "status": getattr(err, "status", "failed"),
+            "error": f"{type(err).__name__}: {err}",
+        }
+        run_record.record(run_dir, failure)
+        if trainer is not None:  # a failed or diverged job is listed in the sweep's HParams too
+            run_record.log_failed_hparams(trainer, hyperparameters, failure)
         raise
 
     metrics.update(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import lightning as L
@@ -22,6 +23,7 @@ from analysis.figures import embedding_figure, embedding_sheet
 from analysis.projections import default_projections, project_2d, stratified_subset
 from analysis.projector import add_projector_embedding, sprite_thumbnails
 from analysis.separation import FEATURE_SPACE, SEPARATION_KEY, separation_scores
+from callbacks.best_weights import best_weights
 from lightning_modules.protocols import Classifier, FeatureTaps, LabelledImageData
 from storage.run_files import save_figure, update_metrics
 from storage.tensorboard import log_figure, tensorboard_writer
@@ -36,13 +38,15 @@ SPLIT = "test"
 
 
 class FeatureEmbeddings(Callback):
-    """Embeds ``num_images`` class-stratified test images from every tap at the end of fit.
+    """Embeds ``num_images`` class-stratified test images from every tap at the end of fit, with
+    the best checkpoint's weights.
 
     Args:
         num_images: size of the subset; the same images are used at every call and in every run
             with the same ``seed``.
-        every_n_epochs: also embed after every n-th training epoch (0: only at the end of fit;
-            t-SNE takes seconds per tap, so this is off by default).
+        every_n_epochs: also embed after every n-th training epoch but the last, with the weights
+            of that epoch (0: only at the end of fit; t-SNE takes seconds per tap, so this is
+            off by default).
         projections: name -> sklearn estimator with ``fit_transform`` to 2-D (default PCA, t-SNE).
         projector: write the features, metadata and thumbnails for TensorBoard's projector.
         knn_neighbors: k of the kNN classifier whose cross-validated accuracy measures separation.
@@ -85,12 +89,14 @@ class FeatureEmbeddings(Callback):
 
     @override
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
+        epoch = trainer.current_epoch + 1
+        # The last epoch's step gets the end of fit's embedding, of the best checkpoint.
+        if self.every_n_epochs and epoch % self.every_n_epochs == 0 and epoch < trainer.max_epochs:
             self.embed(trainer, pl_module)
 
     @override
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.embed(trainer, pl_module)
+        self.embed(trainer, pl_module, best=True)
 
     def _skip_reason(self, trainer, pl_module) -> str | None:
         if trainer.fast_dev_run:
@@ -102,7 +108,8 @@ class FeatureEmbeddings(Callback):
             return f"the data module holds no in-memory {SPLIT!r} split with class names"
         return None
 
-    def embed(self, trainer, pl_module) -> None:
+    def embed(self, trainer, pl_module, best: bool = False) -> None:
+        """Embeds with the current weights, or with ``best`` the best checkpoint's."""
         if not trainer.is_global_zero or self._embedded_at_step == trainer.global_step:
             return
         if reason := self._skip_reason(trainer, pl_module):
@@ -113,9 +120,10 @@ class FeatureEmbeddings(Callback):
         data = trainer.datamodule
         images, targets = data.splits[SPLIT]
         chosen = stratified_subset(targets, self.num_images, self.seed)
-        taps, predictions = read_taps(
-            pl_module, data.to_model_input, images[chosen], self.batch_size
-        )
+        with best_weights(trainer, pl_module, "Feature embeddings") if best else nullcontext():
+            taps, predictions = read_taps(
+                pl_module, data.to_model_input, images[chosen], self.batch_size
+            )
         labels = targets[chosen].numpy()
         step = trainer.global_step
         writer = tensorboard_writer(trainer)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+from contextlib import nullcontext
 from pathlib import Path
 
 import lightning as L
@@ -11,6 +12,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from typing_extensions import override
 
+from callbacks.best_weights import best_weights
 from lightning_modules.protocols import Generative
 from storage.run_files import atomic_write_bytes
 from storage.tensorboard import tensorboard_writer
@@ -30,7 +32,8 @@ def final_grid_path(run_dir: str | Path, name: str) -> Path:
 
 
 class ImageGrids(Callback):
-    """Every ``every_n_epochs`` epochs and at the end of fit, draws from the model:
+    """Every ``every_n_epochs`` epochs with the current weights, and at the end of fit with the
+    best checkpoint's, draws from the model:
 
     - ``prior_samples``: ``samples_per_side`` x ``samples_per_side`` decodings of prior draws,
       the same draws every time so that epochs can be compared;
@@ -73,9 +76,10 @@ class ImageGrids(Callback):
 
     @override
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._draw(trainer, pl_module, suffix="")
+        self._draw(trainer, pl_module, suffix="", best=True)
 
-    def _draw(self, trainer, pl_module, suffix: str) -> None:
+    def _draw(self, trainer, pl_module, suffix: str, best: bool = False) -> None:
+        """Draws with the current weights, or with ``best`` the best checkpoint's."""
         if not trainer.is_global_zero:
             return
         if not isinstance(pl_module, Generative):
@@ -88,10 +92,11 @@ class ImageGrids(Callback):
         images, targets = test_split
         to_input = trainer.datamodule.to_model_input
         device = pl_module.device
+        weights = best_weights(trainer, pl_module, "Image grids") if best else nullcontext()
         was_training = pl_module.training
         pl_module.eval()
         try:
-            with torch.no_grad():
+            with weights, torch.no_grad():
                 grids = {
                     PRIOR_SAMPLES: self.prior_samples(pl_module, device),
                     RECONSTRUCTIONS: self.reconstructions(

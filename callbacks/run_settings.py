@@ -27,6 +27,7 @@ class RunSettings(Callback):
 
     A resumed run only ends where the uninterrupted one would when it repeats the original
     overrides; a forgotten one is reported, not silently trained with.
+    These are the HParams dashboard's settings: paths, hardware and logging switches may change.
     """
 
     def __init__(self, settings: dict[str, Any]) -> None:

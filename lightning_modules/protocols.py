@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
@@ -27,6 +28,15 @@ class Generative(Protocol):
     def decode(self, z: torch.Tensor) -> torch.Tensor: ...
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class StageMetrics(Protocol):
+    """A model that logs its metrics as ``<stage>/<name>`` (``train/loss``, ``val/loss``)."""
+
+    def metrics_of(self, stage: str) -> Mapping[str, Any]:
+        """The metrics of ``stage`` (``train``, ``val`` or ``test``) by name."""
+        ...
 
 
 @runtime_checkable

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
+from fnmatch import fnmatch
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import Container, DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 
@@ -55,24 +57,115 @@ def trainer(cfg: DictConfig, callbacks: list, loggers: list):
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 
+# The config groups whose values shape the trained model.
+HYPERPARAMETER_GROUPS = ("data", "model", "optimizer", "scheduler", "trainer", "seed")
+# Groups whose chosen option (``model=vae``, ``optimizer=adam``) the HParams dashboard shows.
+CHOICE_GROUPS = ("data", "model", "optimizer", "scheduler")
+# Flat keys (fnmatch patterns) in those groups that are no hyperparameter: how to build an
+# object, where files are, and switches that leave what is trained as it is.
+NOT_HYPERPARAMETERS = (
+    "*/_*_",  # _target_, _partial_, _convert_, ...
+    "data/data_dir",
+    "data/system_dirs",
+    "data/dataset_class",  # the dataset is the data choice
+    "data/download",
+    "data/on_device",
+    "trainer/default_root_dir",
+    "trainer/accelerator",
+    "trainer/devices",
+    "trainer/num_nodes",
+    "trainer/strategy",
+    "trainer/plugins",
+    "trainer/enable_*",
+    "trainer/fast_dev_run",
+    "trainer/log_every_n_steps",
+    "trainer/use_distributed_sampler",
+    "trainer/deterministic",
+    "trainer/benchmark",
+)
+# A value that is only a reference to another key, e.g. ``${model.activation}``.
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][\w.]*)\}")
+
+
 def hyperparameters(cfg: DictConfig) -> dict:
-    """The config as flat primitive values for the HParams dashboard (no paths or plumbing)."""
-    keep = ("model", "data", "optimizer", "scheduler", "trainer", "seed")
-    container = OmegaConf.to_container(cfg, resolve=True)
+    """The run's hyperparameters as flat primitive values, for the HParams dashboard.
+
+    Keys are config paths with ``/`` (``model/kl_weight``), plus each of ``CHOICE_GROUPS``'s
+    chosen option (``optimizer: adam``) in a Hydra app. Left out: ``NOT_HYPERPARAMETERS``,
+    and a value that only refers to another logged key (``model/net/activation`` is
+    ``${model.activation}``), so each knob appears once, under the name the user sets.
+    The keys the run's command line sets come first, in its order (:func:`overridden`).
+    """
+    hydra = _hydra_config(cfg)
+    choices = hydra.runtime.choices if hydra is not None else {}
+    raw = OmegaConf.to_container(cfg, resolve=False)
     flat: dict = {}
+    references: dict[str, str] = {}
 
-    def walk(prefix: str, value) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                if k in ("_partial_", "data_dir", "default_root_dir", "system_dirs"):
-                    continue
-                walk(f"{prefix}/{k}" if prefix else str(k), v)
-        elif isinstance(value, (list, tuple)):
-            flat[prefix] = str(list(value))
-        else:
-            flat[prefix] = value
+    def walk(key: str, raw_value) -> None:
+        if any(fnmatch(key, pattern) for pattern in NOT_HYPERPARAMETERS):
+            return  # before resolving: a path may refer to what is not set here
+        if isinstance(raw_value, dict):
+            for child, raw_child in raw_value.items():
+                walk(f"{key}/{child}", raw_child)
+            return
+        if isinstance(raw_value, str) and (reference := _REFERENCE.fullmatch(raw_value)):
+            references[key] = reference.group(1).replace(".", "/")
+        value = OmegaConf.select(cfg, key.replace("/", "."))
+        if isinstance(value, Container):
+            value = str(OmegaConf.to_container(value, resolve=True))
+        flat[key] = value
 
-    for key in keep:
-        if key in container:
-            walk(key, container[key])
-    return flat
+    for group in HYPERPARAMETER_GROUPS:
+        if group not in raw:
+            continue
+        if group in CHOICE_GROUPS and choices.get(group):
+            flat[group] = choices[group]
+        if raw[group] is not None or group not in flat:  # scheduler=none: the choice says it
+            walk(group, raw[group])
+    for key in references:
+        if _final_target(key, references) in flat:
+            del flat[key]
+    first = overridden(flat, hydra)
+    return {key: flat[key] for key in first} | flat
+
+
+def _final_target(key: str, references: dict[str, str]) -> str | None:
+    """The key that a chain of references from ``key`` ends at (not itself a reference)."""
+    seen = {key}
+    target = references[key]
+    while target in references and target not in seen:
+        seen.add(target)
+        target = references[target]
+    return None if target in references else target
+
+
+def overridden(flat: dict, hydra: DictConfig | None = None) -> list[str]:
+    """The keys of ``flat`` that the run's command line sets, in its order.
+
+    For a sweep job these include what the sweep varies. ``hydra`` is the ``hydra`` node;
+    by default the running app's; outside a Hydra app there are none.
+    """
+    hydra = hydra if hydra is not None else _hydra_config()
+    if hydra is None:
+        return []
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    keys: list[str] = []
+    for override in OverridesParser.create().parse_overrides(list(hydra.overrides.task)):
+        if override.is_delete():
+            continue
+        key = override.key_or_group.replace(".", "/")
+        # A whole node set at once (model.net={...}) stands for each key under it.
+        matches = [key] if key in flat else [k for k in flat if k.startswith(f"{key}/")]
+        keys += [k for k in matches if k not in keys]
+    return keys
+
+
+def _hydra_config(cfg: DictConfig | None = None) -> DictConfig | None:
+    """``cfg``'s ``hydra`` node if composed with it, else the running Hydra app's, else None."""
+    if cfg is not None and "hydra" in cfg:
+        return cfg.hydra
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get() if HydraConfig.initialized() else None

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from runs.build import overridden
 from storage.run_files import update_metrics
-from storage.tensorboard import tensorboard_logger
+from storage.tensorboard import close_event_file, tensorboard_logger, write_hparams
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +30,37 @@ def checkpoint_summary(trainer) -> dict[str, Any]:
 
 
 def log_hparams(trainer, hyperparameters: dict, metrics: dict[str, Any]) -> None:
-    """Show the run's settings next to its final metrics in TensorBoard's HParams dashboard."""
+    """Show the run's settings, status and final metrics in TensorBoard's HParams dashboard.
+
+    The last write of the run to TensorBoard: it closes the run's event file. The command
+    line's overrides are listed first, with the status.
+    """
     logger = tensorboard_logger(trainer)
-    if logger is None:
+    if logger is None or _rank() != 0:
         return
+    status = metrics.get("status", "failed")
     numeric = {f"final/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}
-    logger.log_hyperparams(hyperparameters, metrics=numeric)
-    logger.finalize("success")
+    try:
+        write_hparams(
+            logger,
+            {**hyperparameters, "status": status},
+            numeric,
+            shown_first=[*overridden(hyperparameters), "status"],
+            succeeded=status == "completed",
+        )
+    finally:
+        close_event_file(logger)
+
+
+def log_failed_hparams(trainer, hyperparameters: dict, failure: dict[str, Any]) -> None:
+    """:func:`log_hparams` for a run that raised ``failure`` (its status and error), with the
+    metrics it got to; an error here is logged, not raised, so the run's own stays the one
+    reported."""
+    try:
+        metrics = {**scalar_metrics(trainer), **checkpoint_summary(trainer), **failure}
+        log_hparams(trainer, hyperparameters, metrics)
+    except Exception:
+        log.exception("Could not add the %s run to the HParams dashboard", failure.get("status"))
 
 
 def record(run_dir: str | Path, entries: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,11 @@ def events(log_dir: Path):
     return accumulator
 
 
+def event_files(log_dir: Path) -> list[Path]:
+    """The event files directly in ``log_dir``, oldest first (their names start with the time)."""
+    return sorted(log_dir.glob("events.out.tfevents.*"))
+
+
 def event_tags(log_dir: Path) -> dict[str, list[str]]:
     """Tags by kind (``images``, ``scalars``, ...) in all event files of ``log_dir``."""
     return events(log_dir).Tags()
@@ -46,11 +51,39 @@ def hparams_plugin(log_dir: Path) -> dict:
 
 
 def logged_hparams(log_dir: Path) -> dict[str, float | str]:
-    """The settings the run logged to TensorBoard's HParams dashboard, in the order logged."""
+    """The settings the run logged to TensorBoard's HParams dashboard (unordered: see
+    :func:`hparam_columns` for the order)."""
     session = hparams_plugin(log_dir)["_hparams_/session_start_info"].session_start_info
     return {
         key: value.number_value if value.HasField("number_value") else value.string_value
         for key, value in session.hparams.items()
+    }
+
+
+def hparam_columns(log_dir: Path) -> dict[str, bool]:
+    """The experiment's hparams in the order logged, each with whether it is marked ``differs``,
+    which TensorBoard lists first (then by name)."""
+    experiment = hparams_plugin(log_dir)["_hparams_/experiment"].experiment
+    return {info.name: info.differs for info in experiment.hparam_infos}
+
+
+def session_status(log_dir: Path) -> str:
+    """How the run's session ended for the HParams dashboard: ``STATUS_SUCCESS``, ..."""
+    from tensorboard.plugins.hparams import api_pb2
+
+    end = hparams_plugin(log_dir)["_hparams_/session_end_info"].session_end_info
+    return api_pb2.Status.Name(end.status)
+
+
+def custom_scalars_layout(log_dir: Path) -> dict[str, dict[str, list[str]]]:
+    """The Custom Scalars layout: ``{category: {chart title: [tag regex, ...]}}``."""
+    from tensorboard.plugins.custom_scalar import layout_pb2, metadata
+
+    [config] = events(log_dir).Tensors(metadata.CONFIG_SUMMARY_TAG)
+    layout = layout_pb2.Layout.FromString(config.tensor_proto.string_val[0])
+    return {
+        category.title: {chart.title: list(chart.multiline.tag) for chart in category.chart}
+        for category in layout.category
     }
 
 

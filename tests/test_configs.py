@@ -65,8 +65,15 @@ def test_trainer_options_compose(tmp_path, trainer):
 def test_callbacks_and_loggers_build(compose_cfg):
     cfg = compose_cfg()
     names = {type(c).__name__ for c in build.callbacks(cfg)}
-    assert {"ModelCheckpoint", "LearningCurves", "ArchitectureSummary"} <= names
-    assert [type(lg).__name__ for lg in build.loggers(cfg)] == ["TensorBoardLogger"]
+    assert {"ModelCheckpoint", "LearningCurves", "CustomScalars", "ArchitectureSummary"} <= names
+    assert [type(lg).__name__ for lg in build.loggers(cfg)] == ["RunTensorBoardLogger"]
+
+
+def test_logger_none_also_drops_what_needs_a_logger(compose_cfg):
+    cfg = compose_cfg("logger=none")
+    assert build.loggers(cfg) == []
+    names = {type(c).__name__ for c in build.callbacks(cfg)}
+    assert "LearningRateMonitor" not in names and "ModelCheckpoint" in names
 
 
 def test_momentum_is_an_ordinary_override(compose_cfg):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import lightning as L
 import pytest
@@ -11,9 +12,14 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from callbacks.divergence_guard import DIVERGED, DivergenceGuard, TrainingDiverged
+from runs import run_record
 from runs.config_env import compose
 from storage.run_files import read_metrics
 from tests.conftest import run_cli, tiny_overrides
+from tests.tensorboard_reading import event_files, logged_hparams, session_status
+from train import train
+
+DIVERGING = ("model=small", "optimizer.lr=1e10")
 
 
 class LossTurnsNaN(L.LightningModule):
@@ -106,3 +112,27 @@ def test_diverged_single_run_exits_non_zero_and_records_the_status(tiny_data_dir
     assert metrics["status"] == DIVERGED
     assert "non-finite loss" in metrics["error"]
     assert "lr=1e+10" in metrics["error"] and "momentum=0.9" in metrics["error"]
+
+
+def test_diverged_run_is_in_the_hparams_dashboard_with_its_settings(compose_cfg):
+    cfg = compose_cfg(*DIVERGING)
+    with pytest.raises(TrainingDiverged):
+        train(cfg)
+    log_dir = Path(cfg.paths.output_dir) / "tensorboard"
+    hparams = logged_hparams(log_dir)
+    assert hparams["status"] == DIVERGED
+    assert hparams["optimizer/lr"] == pytest.approx(1e10) and hparams["model/net/hidden"] == "[32]"
+    assert session_status(log_dir) == "STATUS_FAILURE"
+    assert len(event_files(log_dir)) == 1
+
+
+def test_an_error_while_logging_hparams_leaves_the_runs_own(compose_cfg, monkeypatch, caplog):
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(run_record, "write_hparams", fail)
+    cfg = compose_cfg(*DIVERGING)
+    with pytest.raises(TrainingDiverged):
+        train(cfg)
+    assert "Could not add the diverged run to the HParams dashboard" in caplog.text
+    assert read_metrics(cfg.paths.output_dir)["status"] == DIVERGED

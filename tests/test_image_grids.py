@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -67,6 +68,66 @@ def test_vae_run_writes_grids_to_png_and_tensorboard(compose_cfg):
         in_events = _pixels(logged[-1].encoded_image_string)
         assert np.abs(on_disk - in_events).max() <= 1
     assert "model/kl_weight" in logged_hparams(run_dir / "tensorboard")
+
+
+def _prior_samples_png(cfg, checkpoint: Path) -> np.ndarray:
+    """The prior-sample grid the run's ImageGrids draws with ``checkpoint``'s weights, as PNG."""
+    from torchvision.utils import save_image
+
+    from runs import build
+
+    model = build.model(cfg)
+    model.load_state_dict(torch.load(checkpoint, weights_only=True)["state_dict"])
+    grids = ImageGrids(samples_per_side=cfg.callbacks.image_grids.samples_per_side, seed=cfg.seed)
+    with torch.no_grad():
+        grid = grids.prior_samples(model.eval(), torch.device("cpu"))
+    png = io.BytesIO()
+    save_image(grid, png, format="png")
+    return _pixels(png.getvalue())
+
+
+def test_end_of_fit_grids_are_drawn_from_the_best_checkpoint(compose_cfg):
+    from train import train
+
+    # Ranking by the highest validation loss makes the first epoch the best and not the last;
+    # every epoch is kept, so the last weights are on disk too.
+    cfg = compose_cfg(
+        "model=vae",
+        "model.monitor_mode=max",
+        "+callbacks.model_checkpoint.save_top_k=-1",
+        "test=false",
+    )
+    metrics = train(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    best, last = Path(metrics["best_checkpoint"]), run_dir / "checkpoints" / "epoch_001.ckpt"
+    assert best.name == "epoch_000.ckpt" and metrics["epochs"] == 2
+
+    drawn = _pixels(final_grid_path(run_dir, PRIOR_SAMPLES))
+    # The same arithmetic on the same weights; PNG keeps round(255 * x), so a value on a
+    # rounding boundary may move by one level.
+    assert np.abs(drawn - _prior_samples_png(cfg, best)).max() <= 1
+    assert np.abs(drawn - _prior_samples_png(cfg, last)).max() > 1
+
+
+def test_best_weights_are_swapped_in_for_the_block_only(tmp_path, caplog):
+    from callbacks.best_weights import best_weights
+
+    module = torch.nn.Linear(2, 1)
+    own = {name: value.clone() for name, value in module.state_dict().items()}
+    best = {name: torch.full_like(value, 3.0) for name, value in own.items()}
+    torch.save({"state_dict": best}, tmp_path / "best.ckpt")
+    trainer = SimpleNamespace(
+        checkpoint_callback=SimpleNamespace(best_model_path=str(tmp_path / "best.ckpt"))
+    )
+    with pytest.raises(KeyError), best_weights(trainer, module, "Grids"):
+        torch.testing.assert_close(module.state_dict(), best, rtol=0, atol=0)
+        raise KeyError  # the module's own weights come back whatever happens in the block
+    torch.testing.assert_close(module.state_dict(), own, rtol=0, atol=0)
+
+    no_checkpoints = SimpleNamespace(checkpoint_callback=None)
+    with caplog.at_level("INFO"), best_weights(no_checkpoints, module, "Grids"):
+        torch.testing.assert_close(module.state_dict(), own, rtol=0, atol=0)
+    assert "Grids: no best checkpoint, so drawn with the current weights" in caplog.text
 
 
 def test_classifier_run_draws_no_grids(compose_cfg):

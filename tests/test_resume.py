@@ -15,7 +15,7 @@ import torch
 
 from storage.run_files import partial_files, read_metrics
 from tests.conftest import run_cli, tiny_overrides
-from tests.tensorboard_reading import scalars
+from tests.tensorboard_reading import event_files, scalars
 
 FAULTS_DIR = Path(__file__).parent / "faults"
 STEPS_PER_EPOCH = 16  # tiny data: 600 - 100 validation images in batches of 32
@@ -96,6 +96,7 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(
     outcome = _outcome(tmp_path)
     assert outcome["metrics"]["status"] == "completed"
     assert outcome == uninterrupted
+    assert len(event_files(tmp_path / "tensorboard")) == 2  # the killed run's and the resumed one's
 
 
 def test_kill_while_writing_a_checkpoint_keeps_the_previous_one(
