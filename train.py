@@ -34,11 +34,14 @@ def train(cfg: DictConfig) -> dict:
     Returns the run's final metrics. Heavy libraries are imported here, not at module
     level, so that ``--help`` and config errors answer at once.
     """
-    from runs import build, preflight, resume, run_record, validate
+    from runs import build, preflight, resume, run_dir, run_record, validate
 
-    run_dir = Path(cfg.paths.output_dir)
-    preflight.check_output_dir(run_dir, cfg.get("min_free_disk_mb", 0))  # before the first write
-    run_record.record(run_dir, {"status": "running"})
+    out_dir = Path(cfg.paths.output_dir)
+    preflight.check_output_dir(out_dir, cfg.get("min_free_disk_mb", 0))  # before the first write
+    if cfg.get("resume"):
+        resume.check_run_dir(cfg)
+    run_dir.claim(out_dir, resume=bool(cfg.get("resume")))
+    run_record.record(out_dir, {"status": "running"}, fresh=True)
     started = time.perf_counter()
     trainer = None
     try:
@@ -50,13 +53,15 @@ def train(cfg: DictConfig) -> dict:
         L.seed_everything(cfg.seed, workers=True)
         datamodule = build.datamodule(cfg)
         model = build.model(cfg)
+        validate.check_against_data(cfg, datamodule)
         hyperparameters = build.hyperparameters(cfg)
-        settings = RunSettings(hyperparameters)  # compared with a resumed checkpoint's
+        settings = RunSettings(hyperparameters)  # applies and records changed settings
         trainer = build.trainer(cfg, [*build.callbacks(cfg), settings], build.loggers(cfg))
 
-        ckpt_path = resume.checkpoint_to_resume(cfg, trainer)
+        ckpt_path = resume.start_from(cfg, trainer, model)
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-        metrics = run_record.scalar_metrics(trainer)
+        resume.check_trained(cfg, trainer, settings.batches_trained)
+        metrics = {**run_record.scalar_metrics(trainer), **settings.record()}
         metrics.update(run_record.checkpoint_summary(trainer))
         if cfg.get("test"):
             best = metrics.get("best_checkpoint")
@@ -68,7 +73,10 @@ def train(cfg: DictConfig) -> dict:
             "status": getattr(err, "status", "failed"),
             "error": f"{type(err).__name__}: {err}",
         }
-        run_record.record(run_dir, failure)
+        if trainer is not None:  # what it got to: fit metrics, best checkpoint
+            failure = {**run_record.scalar_metrics(trainer), **failure}
+            failure.update(run_record.checkpoint_summary(trainer))
+        run_record.record(out_dir, failure)
         if trainer is not None:  # a failed or diverged job is listed in the sweep's HParams too
             run_record.log_failed_hparams(trainer, hyperparameters, failure)
         raise
@@ -80,7 +88,7 @@ def train(cfg: DictConfig) -> dict:
         wall_time_s=round(time.perf_counter() - started, 2),
     )
     run_record.log_hparams(trainer, hyperparameters, metrics)
-    return run_record.record(run_dir, metrics)
+    return run_record.record(out_dir, metrics)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -88,13 +96,17 @@ def main(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from runs import ddp_sweeps
+    from runs import ddp_sweeps, dir_guards, interrupts
 
     try:
         if ddp_sweeps.needs_single_run(cfg):
             metrics = ddp_sweeps.run_as_single_run(__file__)
         else:
             metrics = train(cfg)
+    except interrupts.Interrupted:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:  # no later job starts; sum up the rest
+            dir_guards.end_sweep_early(HydraConfig.get())
+        raise
     except Exception:
         if HydraConfig.get().mode != RunMode.MULTIRUN:
             raise
@@ -106,8 +118,14 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    from runs.interrupts import Interrupted, stop_on_signals
+
     try:
-        main()
+        with stop_on_signals():
+            main()
+    except Interrupted as err:
+        print(f"{type(err).__name__}: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)
     except (Exception, SystemExit) as err:
         if not isinstance(err, SystemExit) or err.code not in (0, None):
             # Hydra's "Key ... is not in struct" does not say which group option has the key.

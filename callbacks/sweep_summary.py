@@ -19,7 +19,13 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 from typing_extensions import override
 
-from storage.run_files import atomic_write_bytes, read_metrics, save_figure
+from storage.run_files import (
+    MetricsFileError,
+    atomic_write_bytes,
+    earlier_jobs,
+    read_metrics,
+    save_figure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +33,7 @@ TABLE_CSV = "summary.csv"
 TABLE_MARKDOWN = "summary.md"
 SAMPLE_SHEET = "prior_samples_sheet.png"
 STATUS_MISSING = "missing"  # the job left no metrics.json
+STATUS_UNREADABLE = "unreadable"  # its metrics.json is corrupt
 
 
 @dataclass
@@ -55,12 +62,23 @@ def collect_jobs(sweep_dir: Path) -> list[Job]:
 
     parser = OverridesParser.create()
     jobs = []
+    earlier = earlier_jobs(sweep_dir)  # an earlier sweep's, in a sweep dir added to
     for overrides_file in sweep_dir.glob("*/.hydra/overrides.yaml"):
         job_dir = overrides_file.parent.parent
+        if job_dir.name in earlier:
+            continue
         overrides = parser.parse_overrides(list(OmegaConf.load(overrides_file)))
         params = {o.get_key_element(): o.value() for o in overrides}
-        jobs.append(Job(job_dir.name, job_dir, params, read_metrics(job_dir)))
+        jobs.append(Job(job_dir.name, job_dir, params, _job_metrics(job_dir)))
     return sorted(jobs, key=lambda job: (len(job.name), job.name))  # job numbers: 2 before 10
+
+
+def _job_metrics(job_dir: Path) -> dict[str, Any]:
+    try:
+        return read_metrics(job_dir)
+    except MetricsFileError as err:  # one damaged job must not cost the others' summary
+        log.warning("%s", err)
+        return {"status": STATUS_UNREADABLE, "error": str(err)}
 
 
 def swept_keys(jobs: list[Job]) -> list[str]:

@@ -1,7 +1,7 @@
 """What the configs under ``conf/`` read besides themselves, set up in one place.
 
-``PROJECT_ROOT`` (``paths.root_dir``) and the ``coalesce`` resolver; :func:`compose` gives the
-configs to code that runs outside ``@hydra.main`` (data preparation, benchmarks, tests).
+``PROJECT_ROOT`` (``paths.root_dir``), the ``coalesce`` and ``pid`` resolvers; :func:`compose`
+gives the configs to code that runs outside ``@hydra.main`` (data preparation, benchmarks, tests).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ def setup() -> None:
     """Set ``PROJECT_ROOT`` (unless the user did) and register the resolvers; idempotent."""
     os.environ.setdefault("PROJECT_ROOT", str(PROJECT_ROOT))
     OmegaConf.register_new_resolver("coalesce", _coalesce, replace=True)
+    # ``${pid:}``: this process's id, part of the default run dir (cached: one value a run).
+    OmegaConf.register_new_resolver("pid", os.getpid, replace=True, use_cache=True)
 
 
 @contextmanager

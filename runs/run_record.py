@@ -21,7 +21,7 @@ def scalar_metrics(trainer) -> dict[str, float]:
 
 def checkpoint_summary(trainer) -> dict[str, Any]:
     ckpt = trainer.checkpoint_callback
-    if ckpt is None or not ckpt.best_model_path:
+    if ckpt is None or not ckpt.best_model_path or ckpt.best_model_score is None:
         return {}
     return {
         "best_checkpoint": str(Path(ckpt.best_model_path)),
@@ -36,7 +36,7 @@ def log_hparams(trainer, hyperparameters: dict, metrics: dict[str, Any]) -> None
     line's overrides are listed first, with the status.
     """
     logger = tensorboard_logger(trainer)
-    if logger is None or _rank() != 0:
+    if logger is None or rank() != 0:
         return
     status = metrics.get("status", "failed")
     numeric = {f"final/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}
@@ -63,16 +63,20 @@ def log_failed_hparams(trainer, hyperparameters: dict, failure: dict[str, Any]) 
         log.exception("Could not add the %s run to the HParams dashboard", failure.get("status"))
 
 
-def record(run_dir: str | Path, entries: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``entries`` into the run's ``metrics.json``; under DDP only global rank 0 writes."""
-    if _rank() != 0:  # every DDP rank runs train(); they share one run dir
+def record(run_dir: str | Path, entries: dict[str, Any], fresh: bool = False) -> dict[str, Any]:
+    """Merge ``entries`` into the run's ``metrics.json``; under DDP only global rank 0 writes.
+
+    ``fresh`` starts the file anew: each run (a resume too) writes its own record, so no key
+    of an earlier run in the dir is left in it.
+    """
+    if rank() != 0:  # every DDP rank runs train(); they share one run dir
         return dict(entries)
-    metrics = update_metrics(run_dir, entries)
+    metrics = update_metrics(run_dir, entries, fresh=fresh)
     log.info("Metrics written to %s", Path(run_dir) / "metrics.json")
     return metrics
 
 
-def _rank() -> int:
+def rank() -> int:
     """This process's global rank; read from the environment until Lightning is imported.
 
     A config error must be reported without the seconds that importing Lightning takes; the

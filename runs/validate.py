@@ -51,8 +51,10 @@ class Interval:
             bounds = f"in {left}{self.low}, {self.high}{right}"
         elif self.low is not None:
             bounds = f"{'>' if self.low_open else '>='} {self.low}"
-        else:
+        elif self.high is not None:
             bounds = f"{'<' if self.high_open else '<='} {self.high}"
+        else:
+            bounds = "that is finite"
         return f"{kind} {bounds}" + (" (or null)" if self.optional else "")
 
 
@@ -86,10 +88,22 @@ RANGES: dict[str, Interval] = {
     "data.batch_size": COUNT,
     "data.eval_batch_size": Interval(low=1, integer=True, optional=True),
     "data.std": POSITIVE,
+    "data.mean": Interval(),
     "trainer.max_epochs": COUNT,
     "trainer.min_epochs": Interval(low=0, integer=True),
     "trainer.log_every_n_steps": COUNT,
     "trainer.check_val_every_n_epoch": COUNT,
+}
+
+
+# Settings that must be a list, by config path: the length a list must have (None: any).
+LISTS: dict[str, int | None] = {
+    "optimizer.betas": 2,
+    "data.system_dirs": None,
+}
+# Lists whose length a net's architecture fixes, by the net's class name.
+NET_LISTS: dict[str, dict[str, int]] = {
+    "LeNet": {"channels": 2, "hidden": 2},
 }
 
 
@@ -132,7 +146,37 @@ def problems(cfg: DictConfig) -> list[str]:
         value = _select(cfg, key)
         if value is not _ABSENT and value not in (allowed := sorted(options)):
             found.append((key, value, f"must be one of {allowed}"))
+    found += _list_problems(cfg)
     return [f"{key}={value!r}: {problem}" for key, value, problem in found]
+
+
+def _list_problems(cfg: DictConfig) -> list[tuple[str, Any, str]]:
+    net = str(OmegaConf.select(cfg, "model.net._target_", default="") or "").rsplit(".", 1)[-1]
+    lengths = {**LISTS, **{f"model.net.{k}": n for k, n in NET_LISTS.get(net, {}).items()}}
+    found = []
+    for key, length in lengths.items():
+        value = _select(cfg, key)
+        if value is _ABSENT:
+            continue
+        if not isinstance(value, list):
+            found.append((key, value, f"must be a list, e.g. {key}=[...]"))
+        elif length is not None and len(value) != length:
+            found.append((key, value, f"must be a list of {length} values"))
+    return found
+
+
+def check_against_data(cfg: DictConfig, datamodule: Any) -> None:
+    """Raise :class:`ConfigError` when the net's class count is not the data's."""
+    net_classes = OmegaConf.select(cfg, "model.net.num_classes", default=None)
+    data_classes = getattr(datamodule, "num_classes", None)
+    if isinstance(net_classes, int) and isinstance(data_classes, int):
+        if net_classes != data_classes:
+            raise ConfigError(
+                f"model.net.num_classes={net_classes}, but the data ({cfg.data.get('_target_')}"
+                f" with {getattr(datamodule, 'dataset_class', type(datamodule)).__name__}) has "
+                f"{data_classes} classes. "
+                f"Drop the override or set model.net.num_classes={data_classes}."
+            )
 
 
 def check_config(cfg: DictConfig) -> None:

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import time
 from dataclasses import dataclass
@@ -181,17 +182,49 @@ def _extract_from_system_copy(spec, raw_dir, system_dirs, problems) -> bool:
     return False
 
 
-def _download_and_extract(dataset_cls, spec, raw_dir, problems) -> bool:
+# A mirror that accepts the connection but never answers must not hang the run.
+DOWNLOAD_TIMEOUT_S = 30.0
+DOWNLOAD_TRIES = 3  # per mirror
+
+
+@contextlib.contextmanager
+def _socket_timeout(seconds: float):
+    """torchvision's ``download_url`` opens its connections with the default socket timeout."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _download(url: str, root: str, spec: IDXFile) -> str | None:
+    """Download ``url`` into ``root`` with a timeout and retries; the last error, or None."""
     from torchvision.datasets.utils import download_url
 
+    error = None
+    for attempt in range(1, DOWNLOAD_TRIES + 1):
+        log.info("Downloading %s (try %d of %d)", url, attempt, DOWNLOAD_TRIES)
+        try:
+            with _socket_timeout(DOWNLOAD_TIMEOUT_S):
+                download_url(url, root=root, filename=spec.archive, md5=spec.archive_md5)
+            return None
+        except Exception as err:  # network errors come in many types
+            if isinstance(err, TimeoutError) or "timed out" in str(err):
+                error = f"no answer within {DOWNLOAD_TIMEOUT_S:g} s, {DOWNLOAD_TRIES} tries"
+            else:
+                error = f"{type(err).__name__}: {err}".splitlines()[0]
+            log.warning("Download of %s failed: %s", url, error)
+    return error
+
+
+def _download_and_extract(dataset_cls, spec, raw_dir, problems) -> bool:
     errors = []
     with tempfile.TemporaryDirectory(dir=raw_dir, prefix=".download-") as tmp:
         for mirror in dataset_cls.mirrors:
             url = f"{mirror}{spec.archive}"
-            try:
-                download_url(url, root=tmp, filename=spec.archive, md5=spec.archive_md5)
-            except Exception as err:  # network errors come in many types
-                errors.append(f"{url}: {type(err).__name__}: {err}".splitlines()[0])
+            if error := _download(url, tmp, spec):
+                errors.append(f"{url}: {error}")
                 continue
             archive = Path(tmp) / spec.archive
             if archive.exists() and archive_is_valid(archive, spec):

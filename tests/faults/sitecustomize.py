@@ -2,6 +2,9 @@
 when this directory is on PYTHONPATH. Each fault is switched on by an environment variable:
 
 - ``FAULT_KILL_AFTER_STEP=n``: SIGKILL the process right after its n-th optimizer step.
+- ``FAULT_SIGNAL_AFTER_STEP=n:NAME``: send itself signal NAME (SIGTERM, SIGINT) after step n.
+- ``FAULT_DISK_FULL_FOR=name``: the disk is full for files named ``name`` (a figure written
+  after fitting, say), temporary files of that name included.
 - ``FAULT_KILL_IN_SAVE=n``: on the n-th save of ``last.ckpt``, write half of it, then SIGKILL.
 - ``FAULT_DISK_FULL_IN_SAVE=n``: the disk fills up half-way through the n-th save of ``last.ckpt``.
 """
@@ -16,7 +19,7 @@ def _kill_self() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _kill_after_step(n: int) -> None:
+def _signal_after_step(n: int, signum: int) -> None:
     from torch.optim.optimizer import register_optimizer_step_post_hook
 
     steps = 0
@@ -25,9 +28,24 @@ def _kill_after_step(n: int) -> None:
         nonlocal steps
         steps += 1
         if steps == n:
-            _kill_self()
+            os.kill(os.getpid(), signum)
 
     register_optimizer_step_post_hook(hook)
+
+
+def _disk_full_for(name: str) -> None:
+    """Writes to files named ``name`` fail with ENOSPC (as atomic_writer's temp files)."""
+    import builtins
+
+    real_open = builtins.open
+
+    def open_(file, mode="r", *args, **kwargs):
+        base = os.path.basename(str(file))
+        if "w" in mode and (base == name or base.startswith(f".{name}.")):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    builtins.open = open_
 
 
 class _DiskFillsUp:
@@ -73,7 +91,12 @@ def _break_nth_save(n: int, kill: bool) -> None:
 
 
 if os.environ.get("FAULT_KILL_AFTER_STEP"):
-    _kill_after_step(int(os.environ["FAULT_KILL_AFTER_STEP"]))
+    _signal_after_step(int(os.environ["FAULT_KILL_AFTER_STEP"]), signal.SIGKILL)
+if os.environ.get("FAULT_SIGNAL_AFTER_STEP"):
+    _step, _name = os.environ["FAULT_SIGNAL_AFTER_STEP"].split(":")
+    _signal_after_step(int(_step), signal.Signals[_name])
+if os.environ.get("FAULT_DISK_FULL_FOR"):
+    _disk_full_for(os.environ["FAULT_DISK_FULL_FOR"])
 if os.environ.get("FAULT_KILL_IN_SAVE"):
     _break_nth_save(int(os.environ["FAULT_KILL_IN_SAVE"]), kill=True)
 if os.environ.get("FAULT_DISK_FULL_IN_SAVE"):
