@@ -40,55 +40,48 @@ def train(cfg: DictConfig) -> dict:
     preflight.check_output_dir(out_dir, cfg.get("min_free_disk_mb", 0))  # before the first write
     if cfg.get("resume"):
         resume.check_run_dir(cfg)
-    run_dir.claim(out_dir, resume=bool(cfg.get("resume")))
-    run_record.record(out_dir, {"status": "running"}, fresh=True)
-    started = time.perf_counter()
-    trainer = None
-    try:
-        validate.check_config(cfg)  # before any data is read, model built or torch imported
-        import lightning as L
+    with run_dir.owned(out_dir, resume=bool(cfg.get("resume"))):
+        run_record.record(out_dir, {"status": "running"}, fresh=True)
+        started = time.perf_counter()
+        trainer = None
+        try:
+            validate.check_config(cfg)  # before any data is read, model built or torch imported
+            import lightning as L
 
-        from callbacks.run_settings import RunSettings
+            from callbacks.run_settings import RunSettings
 
-        L.seed_everything(cfg.seed, workers=True)
-        datamodule = build.datamodule(cfg)
-        model = build.model(cfg)
-        validate.check_against_data(cfg, datamodule)
-        hyperparameters = build.hyperparameters(cfg)
-        settings = RunSettings(hyperparameters)  # applies and records changed settings
-        trainer = build.trainer(cfg, [*build.callbacks(cfg), settings], build.loggers(cfg))
+            L.seed_everything(cfg.seed, workers=True)
+            datamodule = build.datamodule(cfg)
+            model = build.model(cfg)
+            validate.check_against_data(cfg, datamodule)
+            hyperparameters = build.hyperparameters(cfg)
+            settings = RunSettings(hyperparameters)  # applies and records changed settings
+            trainer = build.trainer(cfg, [*build.callbacks(cfg), settings], build.loggers(cfg))
 
-        ckpt_path = resume.start_from(cfg, trainer, model)
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-        resume.check_trained(cfg, trainer, settings.batches_trained)
-        metrics = {**run_record.scalar_metrics(trainer), **settings.record()}
-        metrics.update(run_record.checkpoint_summary(trainer))
-        if cfg.get("test"):
-            best = metrics.get("best_checkpoint")
-            trainer.test(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
-            metrics.update(run_record.scalar_metrics(trainer))
-        metrics.update(model.records)
-    except BaseException as err:
-        failure = {
-            "status": getattr(err, "status", "failed"),
-            "error": f"{type(err).__name__}: {err}",
-        }
-        if trainer is not None:  # what it got to: fit metrics, best checkpoint
-            failure = {**run_record.scalar_metrics(trainer), **failure}
-            failure.update(run_record.checkpoint_summary(trainer))
-        run_record.record(out_dir, failure)
-        if trainer is not None:  # a failed or diverged job is listed in the sweep's HParams too
-            run_record.log_failed_hparams(trainer, hyperparameters, failure)
-        raise
+            ckpt_path = resume.start_from(cfg, trainer, model)
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+            resume.check_trained(cfg, trainer, settings.batches_trained)
+            metrics = {**run_record.scalar_metrics(trainer), **settings.record()}
+            metrics.update(run_record.checkpoint_summary(trainer))
+            if cfg.get("test"):
+                best = metrics.get("best_checkpoint")
+                trainer.test(model, datamodule=datamodule, ckpt_path=best, weights_only=True)
+                metrics.update(run_record.scalar_metrics(trainer))
+            metrics.update(model.records)
+        except BaseException as err:
+            failure = run_record.record(out_dir, run_record.failure(err, trainer))
+            if trainer is not None:  # a failed or diverged job is in the sweep's HParams too
+                run_record.log_failed_hparams(trainer, hyperparameters, failure)
+            raise
 
-    metrics.update(
-        status="completed",
-        epochs=trainer.current_epoch,
-        num_params=sum(p.numel() for p in model.parameters()),
-        wall_time_s=round(time.perf_counter() - started, 2),
-    )
-    run_record.log_hparams(trainer, hyperparameters, metrics)
-    return run_record.record(out_dir, metrics)
+        metrics.update(
+            status="completed",
+            epochs=trainer.current_epoch,
+            num_params=sum(p.numel() for p in model.parameters()),
+            wall_time_s=round(time.perf_counter() - started, 2),
+        )
+        run_record.log_hparams(trainer, hyperparameters, metrics)
+        return run_record.record(out_dir, metrics)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

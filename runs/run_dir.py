@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from storage.run_files import METRICS_FILE
@@ -66,6 +68,16 @@ def claim(run_dir: str | os.PathLike, resume: bool = False) -> None:
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
     _held[run_dir] = fd
+
+
+@contextmanager
+def owned(run_dir: str | os.PathLike, resume: bool = False) -> Iterator[None]:
+    """:func:`claim` ``run_dir`` for the ``with`` block (a run called in-process: tests)."""
+    claim(run_dir, resume)
+    try:
+        yield
+    finally:
+        release(run_dir)
 
 
 def release(run_dir: str | os.PathLike) -> None:

@@ -29,6 +29,17 @@ def checkpoint_summary(trainer) -> dict[str, Any]:
     }
 
 
+def failure(err: BaseException, trainer=None) -> dict[str, Any]:
+    """The record of a run that raised ``err``: its status (``failed``, ``diverged``,
+    ``interrupted``), the error, and what the run got to (fit metrics, best checkpoint)."""
+    got_to = {} if trainer is None else {**scalar_metrics(trainer), **checkpoint_summary(trainer)}
+    return {
+        **got_to,
+        "status": getattr(err, "status", "failed"),
+        "error": f"{type(err).__name__}: {err}",
+    }
+
+
 def log_hparams(trainer, hyperparameters: dict, metrics: dict[str, Any]) -> None:
     """Show the run's settings, status and final metrics in TensorBoard's HParams dashboard.
 

@@ -308,3 +308,89 @@ def test_disk_full_after_training_names_the_file_and_keeps_the_fit(tiny_data_dir
     assert read_metrics(tmp_path)["status"] == "completed"
     assert "test/acc" in read_metrics(tmp_path)
     assert figure.exists()
+
+
+def test_a_corrupt_job_record_is_listed_as_unreadable(tmp_path):
+    from callbacks.sweep_summary import STATUS_UNREADABLE, collect_jobs, main_metrics, write_summary
+
+    for name, text in [("0", '{"status": "completed", "test/acc": 0.5}'), ("1", '{"stat')]:
+        (tmp_path / name / ".hydra").mkdir(parents=True)
+        (tmp_path / name / ".hydra" / "overrides.yaml").write_text(f"- seed={name}\n")
+        (tmp_path / name / "metrics.json").write_text(text)
+    jobs = collect_jobs(tmp_path)
+    write_summary(tmp_path, jobs, main_metrics(jobs))
+    rows = _rows(tmp_path)
+    assert [(r["job"], r["status"]) for r in rows] == [("0", "completed"), ("1", STATUS_UNREADABLE)]
+    assert f"Cannot read {tmp_path / '1' / 'metrics.json'}" in rows[1]["error"]
+
+
+@pytest.mark.parametrize(
+    ("override", "problem"),
+    [
+        ("model.net.channels=[6]", "model.net.channels=[6]: must be a list of 2 values"),
+        ("optimizer.betas=[0.9]", "optimizer.betas=[0.9]: must be a list of 2 values"),
+        ("data.mean=nan", "data.mean=nan: must be a number that is finite"),
+        ("data.system_dirs=/usr/share", "data.system_dirs='/usr/share': must be a list"),
+    ],
+)
+def test_a_malformed_setting_is_named(compose_cfg, override, problem):
+    from runs.validate import ConfigError, check_config
+
+    extra = ["optimizer=adam"] if "betas" in override else []
+    with pytest.raises(ConfigError) as raised:
+        check_config(compose_cfg(*extra, override))
+    assert problem in str(raised.value)
+
+
+def test_the_class_count_is_checked_against_the_data(compose_cfg):
+    from runs import build
+    from runs.validate import ConfigError, check_against_data
+
+    cfg = compose_cfg("model.net.num_classes=5")
+    with pytest.raises(ConfigError, match=r"model.net.num_classes=5, but the data .* 10 classes"):
+        check_against_data(cfg, build.datamodule(cfg))
+
+
+def test_a_mirror_that_never_answers_times_out_with_retries(tmp_path, monkeypatch):
+    import socket
+
+    from lightning_modules.data import files
+    from tests.tiny_data import TinyFashionMNIST
+
+    silent = socket.socket()  # accepts connections (the backlog), never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    mirror = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+    monkeypatch.setattr(TinyFashionMNIST, "mirrors", [mirror])
+    monkeypatch.setattr(files, "DOWNLOAD_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(files, "DOWNLOAD_TRIES", 2)
+    try:
+        with pytest.raises(files.DatasetError) as raised:
+            files.ensure_idx_files(TinyFashionMNIST, tmp_path, system_dirs=[], download=True)
+    finally:
+        silent.close()
+    message = str(raised.value)
+    assert (
+        f"download {mirror}train-images-idx3-ubyte.gz: no answer within 0.2 s, 2 tries" in message
+    )
+    assert "data.system_dirs=[<that dir>]" in message  # the offline ways
+
+
+def test_a_read_only_data_dir_with_a_file_missing_is_named(tiny_data_dir, tmp_path):
+    from lightning_modules.data.files import DatasetError, ensure_idx_files
+    from tests.tiny_data import TinyFashionMNIST
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(tiny_data_dir, data_dir)
+    raw = data_dir / TinyFashionMNIST.__name__ / "raw"
+    (raw / "t10k-labels-idx1-ubyte").unlink()
+    for directory in (data_dir, raw.parent, raw):
+        directory.chmod(0o555)
+    try:
+        if os.access(raw, os.W_OK):
+            pytest.skip("this user can write to a read-only dir (root)")
+        with pytest.raises(DatasetError, match=r"t10k-labels-idx1-ubyte .* cannot be written"):
+            ensure_idx_files(TinyFashionMNIST, data_dir, system_dirs=[], download=True)
+    finally:
+        for directory in (data_dir, raw.parent, raw):
+            directory.chmod(0o755)

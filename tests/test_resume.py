@@ -19,8 +19,8 @@ from tests.tensorboard_reading import event_files, scalars
 
 FAULTS_DIR = Path(__file__).parent / "faults"
 STEPS_PER_EPOCH = 16  # tiny data: 600 - 100 validation images in batches of 32
-# Timings and paths differ between any two runs.
-RUN_SPECIFIC_SUFFIXES = ("wall_time_s", "best_checkpoint")
+# Timings and paths differ between any two runs; a resumed run also records where it resumed.
+RUN_SPECIFIC_SUFFIXES = ("wall_time_s", "best_checkpoint", "resumed_at_epoch", "changed_settings")
 
 
 def _run_specific(key: str) -> bool:

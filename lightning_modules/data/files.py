@@ -155,12 +155,19 @@ def ensure_idx_files(
     if not missing:
         return raw_dir
 
-    raw_dir.mkdir(parents=True, exist_ok=True)
     for spec in missing:
-        if _extract_from_system_copy(spec, raw_dir, system_dirs, problems):
-            continue
-        if download and _download_and_extract(dataset_cls, spec, raw_dir, problems):
-            continue
+        try:
+            raw_dir.mkdir(parents=True, exist_ok=True)
+            if _extract_from_system_copy(spec, raw_dir, system_dirs, problems):
+                continue
+            if download and _download_and_extract(dataset_cls, spec, raw_dir, problems):
+                continue
+        except PermissionError as err:
+            raise DatasetError(
+                f"{spec.name} of {dataset_cls.__name__} is missing from {raw_dir}, and that dir "
+                f"cannot be written ({err}). Point data.data_dir=<a writable dir> (the files are "
+                "restored there), or put the extracted IDX files into it."
+            ) from err
         if not download:
             problems.append("download: disabled (data.download=false)")
         raise DatasetError(_missing_message(dataset_cls, spec, raw_dir, system_dirs, problems))
