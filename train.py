@@ -120,7 +120,9 @@ if __name__ == "__main__":
         print(f"{type(err).__name__}: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
     except (Exception, SystemExit) as err:
-        if not isinstance(err, SystemExit) or err.code not in (0, None):
+        # An exit with a message is a refusal that names its own fix (runs/dir_guards.py).
+        refusal = isinstance(err, SystemExit) and isinstance(err.code, str)
+        if not refusal and (not isinstance(err, SystemExit) or err.code not in (0, None)):
             # Hydra's "Key ... is not in struct" does not say which group option has the key.
             override_hints.print_hints(sys.argv[1:])
         raise

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from runs.run_record import rank
 from storage.run_files import METRICS_FILE
 
 LOCK_FILE = ".run.lock"
@@ -45,7 +46,7 @@ def claim(run_dir: str | os.PathLike, resume: bool = False) -> None:
     The lock is released by the operating system when the process ends, however it ends.
     """
     run_dir = Path(run_dir).resolve()
-    if run_dir in _held:
+    if run_dir in _held or rank() != 0:  # DDP ranks share rank 0's dir
         return
     run_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
