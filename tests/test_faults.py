@@ -134,7 +134,7 @@ def test_a_sweep_with_a_failed_job_finishes_then_exits_non_zero(tiny_data_dir, t
 
 
 def test_a_run_that_trains_no_batch_fails(tiny_data_dir, tmp_path):
-    result = _train(tiny_data_dir, tmp_path, "+trainer.limit_train_batches=0")
+    result = _train(tiny_data_dir, tmp_path, "++trainer.limit_train_batches=0")
     assert result.returncode == 1
     assert "NothingTrained: The run trained no batch" in result.stderr
     assert "trainer.limit_train_batches=0" in result.stderr
@@ -146,17 +146,27 @@ def test_a_run_that_trains_no_batch_fails(tiny_data_dir, tmp_path):
 
 
 def test_default_run_dirs_differ_for_runs_started_at_once(tmp_path):
-    command = [sys.executable, str(ROOT / "train.py"), "--cfg", "hydra", "--resolve"]
+    command = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "--cfg",
+        "all",
+        "--resolve",
+        "-p",
+        "hydra.run",
+    ]
     launches = [
         subprocess.Popen([*command, f"paths.log_dir={tmp_path}"], stdout=subprocess.PIPE, text=True)
-        for _ in range(4)
+        for _ in range(3)
     ]
-    dirs = set()
+    dirs = []
     for process in launches:
         out, _ = process.communicate(timeout=300)
-        [line] = [line for line in out.splitlines() if line.strip().startswith("dir:")][:1]
-        dirs.add(line.split(":", 1)[1].strip())
-    assert len(dirs) == 4
+        [line] = [line for line in out.splitlines() if line.startswith("dir:")]
+        dirs.append(line.removeprefix("dir:").strip())
+    # The process id tells apart the dirs of runs started in the same second.
+    assert [d.rsplit("_", 1)[-1] for d in dirs] == [str(p.pid) for p in launches]
+    assert len(set(dirs)) == 3
 
 
 def test_a_run_dir_in_use_is_refused_naming_the_holder(tiny_data_dir, tmp_path):
