@@ -34,7 +34,7 @@ def train(cfg: DictConfig) -> dict:
     Returns the run's final metrics. Heavy libraries are imported here, not at module
     level, so that ``--help`` and config errors answer at once.
     """
-    from runs import build, preflight, resume, run_record, validate
+    from runs import build, checkpoints, preflight, resume, run_record, validate
 
     run_dir = Path(cfg.paths.output_dir)
     preflight.check_output_dir(run_dir, cfg.get("min_free_disk_mb", 0))  # before the first write
@@ -50,6 +50,7 @@ def train(cfg: DictConfig) -> dict:
         L.seed_everything(cfg.seed, workers=True)
         datamodule = build.datamodule(cfg)
         model = build.model(cfg)
+        checkpoints.describe(model, cfg, datamodule)  # load_from_checkpoint(path) needs no more
         hyperparameters = build.hyperparameters(cfg)
         settings = RunSettings(hyperparameters)  # compared with a resumed checkpoint's
         trainer = build.trainer(cfg, [*build.callbacks(cfg), settings], build.loggers(cfg))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -13,6 +16,7 @@ from lightning_modules.base import (
     ConfiguredModule,
     OptimizerFactory,
     SchedulerFactory,
+    as_net,
     mean_metric,
 )
 
@@ -32,8 +36,8 @@ class ImageClassifier(ConfiguredModule):
 
     def __init__(
         self,
-        net: nn.Module,
-        optimizer: OptimizerFactory,
+        net: nn.Module | Mapping[str, Any],
+        optimizer: OptimizerFactory | None = None,
         scheduler: SchedulerFactory | None = None,
         num_classes: int = 10,
         input_shape: tuple[int, ...] = (1, 28, 28),
@@ -50,7 +54,7 @@ class ImageClassifier(ConfiguredModule):
         ]
         super().__init__(optimizer, scheduler, monitor, monitor_mode, stage_metrics)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
-        self.net = net
+        self.net = net = as_net(net)
         self.num_classes = num_classes
         self.tap_names = tuple(getattr(net, "tap_names", ("logits",)))
         self.example_input_array = torch.zeros(1, *input_shape)

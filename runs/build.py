@@ -24,6 +24,7 @@ def model(cfg: DictConfig):
         net.compile()  # in place: parameter names and feature taps stay as they are
     return instantiate(
         cfg.model.module,
+        _convert_="all",  # plain values, so that a checkpoint loads weights-only
         net=net,
         optimizer=instantiate(cfg.optimizer, _convert_="all"),
         scheduler=scheduler,
