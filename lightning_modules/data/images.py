@@ -40,7 +40,7 @@ def fit_image(image: Image.Image, image_size: int, channels: int, invert: str = 
     if image.size != (image_size, image_size):
         # Pillow's resampling filters antialias when they shrink.
         image = ImageOps.pad(image, (image_size, image_size), Image.Resampling.BILINEAR, color=0)
-    array = np.asarray(image, dtype=np.uint8)
+    array = np.array(image, dtype=np.uint8)  # a copy torch may own
     array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
     return torch.from_numpy(np.ascontiguousarray(array))
 
