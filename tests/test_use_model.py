@@ -202,3 +202,37 @@ def test_torchscript_predicts_in_a_process_that_does_not_import_the_project(trai
     assert result.returncode == 0, result.stderr[-3000:]
     predicted = json.loads(result.stdout.strip().splitlines()[-1])
     assert predicted == reference_outputs(trained["ckpt"], images).argmax(1).tolist()
+
+
+def test_predict_with_a_vae_writes_reconstructions_and_samples(tmp_path, tiny_data_dir):
+    """An untrained VAE's checkpoint, as train.py describes it: predict needs no training."""
+    import lightning as L
+
+    from runs import build
+    from tests.conftest import compose_tiny
+
+    cfg = compose_tiny(tmp_path / "run", tiny_data_dir, "model=vae")
+    datamodule, model = build.datamodule(cfg), build.model(cfg)
+    checkpoints.describe(model, cfg, datamodule)
+    trainer = L.Trainer(accelerator="cpu", max_epochs=0, logger=False, enable_progress_bar=False)
+    trainer.fit(model, datamodule=datamodule)
+    ckpt = tmp_path / "vae.ckpt"
+    trainer.save_checkpoint(ckpt)
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    for i, image in enumerate(TinyFashionMNIST(tiny_data_dir, train=False).data[:3].numpy()):
+        Image.fromarray(image).save(inputs / f"{i}.png")
+    out = tmp_path / "predict"
+    result = run_cli(
+        f"ckpt_path={ckpt}",
+        f"inputs={inputs}",
+        "samples=5",
+        f"hydra.run.dir={out}",
+        script="predict.py",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    reconstructions = sorted(p.name for p in (out / "reconstructions").iterdir())
+    assert reconstructions == ["0000_0.png", "0001_1.png", "0002_2.png"]
+    assert len(list((out / "samples").iterdir())) == 5
+    assert Image.open(out / "samples" / "sample_000.png").size == (28, 28)
+    assert not (out / "predictions.csv").exists()
