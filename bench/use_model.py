@@ -71,7 +71,7 @@ def main() -> None:
             "train.py",
             *quiet,
             "trainer.max_epochs=1",
-            "trainer.limit_train_batches=100",
+            "+trainer.limit_train_batches=100",
             "callbacks.feature_embeddings=null",
             f"hydra.run.dir={run}",
         )

@@ -27,6 +27,7 @@ class ImageClassifier(ConfiguredModule):
     Args:
         net: maps images to class scores; its ``features`` and ``tap_names``, if any, are the
             feature taps (else the logits are the only tap).
+            Or its config (``_target_`` and arguments), as a checkpoint holds it.
         num_classes: number of classes the net scores.
         input_shape: ``(channels, height, width)`` of one image, for the model summary.
         optimizer, scheduler, monitor, monitor_mode: see :class:`ConfiguredModule`.

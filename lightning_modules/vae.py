@@ -42,7 +42,7 @@ class VAE(ConfiguredModule):
     -log p(x) with ``iw_samples`` draws.
 
     Args:
-        net: a ``GaussianLatentNet``.
+        net: a ``GaussianLatentNet``, or its config as a checkpoint holds it.
         likelihood: ``bernoulli`` or ``gaussian`` pixels (``model.likelihood``).
         gaussian_scale: the standard deviation of the ``gaussian`` likelihood.
         kl_weight: the weight of the KL term (beta); 1 makes the loss the negative ELBO.
