@@ -34,7 +34,7 @@ def train(cfg: DictConfig) -> dict:
     Returns the run's final metrics. Heavy libraries are imported here, not at module
     level, so that ``--help`` and config errors answer at once.
     """
-    from runs import build, preflight, resume, run_dir, run_record, validate
+    from runs import build, checkpoints, preflight, resume, run_dir, run_record, validate
 
     out_dir = Path(cfg.paths.output_dir)
     preflight.check_output_dir(out_dir, cfg.get("min_free_disk_mb", 0))  # before the first write
@@ -54,6 +54,7 @@ def train(cfg: DictConfig) -> dict:
             datamodule = build.datamodule(cfg)
             model = build.model(cfg)
             validate.check_against_data(cfg, datamodule)
+            checkpoints.describe(model, cfg, datamodule)  # load_from_checkpoint(path) needs no more
             hyperparameters = build.hyperparameters(cfg)
             settings = RunSettings(hyperparameters)  # applies and records changed settings
             trainer = build.trainer(cfg, [*build.callbacks(cfg), settings], build.loggers(cfg))

@@ -32,6 +32,16 @@ def mean_metric() -> MeanMetric:
     return MeanMetric(nan_strategy="disable")
 
 
+def as_net(net: nn.Module | Mapping[str, Any]) -> nn.Module:
+    """``net``, or the net built from its config (``_target_`` and arguments), the form in
+    which a checkpoint holds it, so that ``load_from_checkpoint(path)`` needs no argument."""
+    if isinstance(net, nn.Module):
+        return net
+    from hydra.utils import instantiate
+
+    return instantiate(dict(net), _convert_="all")
+
+
 class ConfiguredModule(L.LightningModule):
     """Takes ``optimizer`` and ``scheduler`` as partials (Hydra ``_partial_: true``).
 
@@ -41,7 +51,7 @@ class ConfiguredModule(L.LightningModule):
     named in ``progress_bar_metrics`` also show in the progress bar.
 
     Args:
-        optimizer: builds the optimizer from the parameters.
+        optimizer: builds the optimizer from the parameters; None for a model only used.
         scheduler: builds the learning-rate scheduler from the optimizer, stepped per epoch.
         monitor: the ``val/<name>`` metric that checkpoints and sweeps rank runs by
             (``model.monitor``); its best value so far is logged as ``<monitor>_best``.
@@ -53,7 +63,7 @@ class ConfiguredModule(L.LightningModule):
 
     def __init__(
         self,
-        optimizer: OptimizerFactory,
+        optimizer: OptimizerFactory | None,
         scheduler: SchedulerFactory | None,
         monitor: str,
         monitor_mode: str,
@@ -79,6 +89,11 @@ class ConfiguredModule(L.LightningModule):
 
     @override
     def configure_optimizers(self):
+        if self.optimizer_factory is None:
+            raise ValueError(
+                f"{type(self).__name__} was built without an optimizer (e.g. loaded from a "
+                "checkpoint for use); pass optimizer= to train it"
+            )
         optimizer = self.optimizer_factory(params=self.parameters())
         if self.scheduler_factory is None:
             return optimizer

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -13,6 +16,7 @@ from lightning_modules.base import (
     ConfiguredModule,
     OptimizerFactory,
     SchedulerFactory,
+    as_net,
     mean_metric,
 )
 
@@ -23,6 +27,7 @@ class ImageClassifier(ConfiguredModule):
     Args:
         net: maps images to class scores; its ``features`` and ``tap_names``, if any, are the
             feature taps (else the logits are the only tap).
+            Or its config (``_target_`` and arguments), as a checkpoint holds it.
         num_classes: number of classes the net scores.
         input_shape: ``(channels, height, width)`` of one image, for the model summary.
         optimizer, scheduler, monitor, monitor_mode: see :class:`ConfiguredModule`.
@@ -32,8 +37,8 @@ class ImageClassifier(ConfiguredModule):
 
     def __init__(
         self,
-        net: nn.Module,
-        optimizer: OptimizerFactory,
+        net: nn.Module | Mapping[str, Any],
+        optimizer: OptimizerFactory | None = None,
         scheduler: SchedulerFactory | None = None,
         num_classes: int = 10,
         input_shape: tuple[int, ...] = (1, 28, 28),
@@ -50,7 +55,7 @@ class ImageClassifier(ConfiguredModule):
         ]
         super().__init__(optimizer, scheduler, monitor, monitor_mode, stage_metrics)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
-        self.net = net
+        self.net = net = as_net(net)
         self.num_classes = num_classes
         self.tap_names = tuple(getattr(net, "tap_names", ("logits",)))
         self.example_input_array = torch.zeros(1, *input_shape)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import nn
 from typing_extensions import override
@@ -12,6 +15,7 @@ from lightning_modules.base import (
     ConfiguredModule,
     OptimizerFactory,
     SchedulerFactory,
+    as_net,
     mean_metric,
 )
 from lightning_modules.latent_usage import LatentUsage
@@ -38,7 +42,7 @@ class VAE(ConfiguredModule):
     -log p(x) with ``iw_samples`` draws.
 
     Args:
-        net: a ``GaussianLatentNet``.
+        net: a ``GaussianLatentNet``, or its config as a checkpoint holds it.
         likelihood: ``bernoulli`` or ``gaussian`` pixels (``model.likelihood``).
         gaussian_scale: the standard deviation of the ``gaussian`` likelihood.
         kl_weight: the weight of the KL term (beta); 1 makes the loss the negative ELBO.
@@ -51,8 +55,8 @@ class VAE(ConfiguredModule):
 
     def __init__(
         self,
-        net: nn.Module,
-        optimizer: OptimizerFactory,
+        net: nn.Module | Mapping[str, Any],
+        optimizer: OptimizerFactory | None = None,
         scheduler: SchedulerFactory | None = None,
         likelihood: str = "bernoulli",
         gaussian_scale: float = 0.1,
@@ -70,7 +74,7 @@ class VAE(ConfiguredModule):
         stage_metrics[STAGES.index("test")][IW_NLL] = mean_metric()
         super().__init__(optimizer, scheduler, monitor, monitor_mode, stage_metrics)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
-        self.net = net
+        self.net = net = as_net(net)
         self.nll = pixel_likelihood(likelihood, gaussian_scale)
         self.kl_weight = kl_weight
         self.kl_warmup_epochs = kl_warmup_epochs

@@ -24,6 +24,7 @@ def model(cfg: DictConfig):
         net.compile()  # in place: parameter names and feature taps stay as they are
     return instantiate(
         cfg.model.module,
+        _convert_="all",  # plain values, so that a checkpoint loads weights-only
         net=net,
         optimizer=instantiate(cfg.optimizer, _convert_="all"),
         scheduler=scheduler,
@@ -70,6 +71,11 @@ NOT_HYPERPARAMETERS = (
     "data/dataset_class",  # the dataset is the data choice
     "data/download",
     "data/on_device",
+    "data/cache_dir",
+    # Copies of the data's image shape (data/channels, data/image_size where it has them).
+    "model/net/in_channels",
+    "model/net/image_size",
+    "model/module/input_shape",
     "trainer/default_root_dir",
     "trainer/accelerator",
     "trainer/devices",

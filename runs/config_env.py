@@ -22,12 +22,20 @@ def _coalesce(*values):
     return next((value for value in values if value is not None), None)
 
 
+def _image_folder_classes(root: str) -> int:
+    """``${image_folder_classes:<root>}``: how many class folders ``<root>/train`` holds."""
+    from lightning_modules.data.layout import class_folders
+
+    return len(class_folders(root))
+
+
 def setup() -> None:
     """Set ``PROJECT_ROOT`` (unless the user did) and register the resolvers; idempotent."""
     os.environ.setdefault("PROJECT_ROOT", str(PROJECT_ROOT))
     OmegaConf.register_new_resolver("coalesce", _coalesce, replace=True)
     # ``${pid:}``: this process's id, part of the default run dir (cached: one value a run).
     OmegaConf.register_new_resolver("pid", os.getpid, replace=True, use_cache=True)
+    OmegaConf.register_new_resolver("image_folder_classes", _image_folder_classes, replace=True)
 
 
 @contextmanager

@@ -50,3 +50,25 @@ def write_idx_dataset(
         write_idx(raw / f"{prefix}-images-idx3-ubyte", make_images(labels, rng, merge))
         write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels.astype(np.uint8))
     return Path(root)
+
+
+def write_image_folder(
+    root: Path,
+    class_names: tuple[str, ...] = ("boot", "coat", "shirt"),
+    per_class: int = 40,
+    test_per_class: int = 0,
+    seed: int = 0,
+) -> Path:
+    """PNGs of :func:`make_images` in torchvision's ImageFolder layout, ``root/train/<class>/``
+    (and ``root/test/<class>/`` with ``test_per_class``)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for part, n in (("train", per_class), ("test", test_per_class)):
+        for label, name in enumerate(class_names):
+            folder = Path(root) / part / name
+            if n:
+                folder.mkdir(parents=True, exist_ok=True)
+            for i, image in enumerate(make_images(np.full(n, label), rng)):
+                Image.fromarray(image).save(folder / f"{i:04d}.png")
+    return Path(root)

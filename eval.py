@@ -1,0 +1,27 @@
+"""Evaluate a trained model's checkpoint; ``python eval.py --help`` lists the options.
+
+python eval.py ckpt_path=logs/train/runs/<run>/checkpoints/epoch_004.ckpt
+python eval.py ckpt_path=<file> split=val
+"""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+from runs import config_env
+
+config_env.setup()
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="eval")
+def main(cfg: DictConfig) -> None:
+    from runs.evaluate import evaluate
+
+    metrics = evaluate(cfg)
+    shown = {k: v for k, v in metrics.items() if k.startswith(f"{cfg.split}/")}
+    print("\n".join(f"{key}: {value}" for key, value in shown.items()))
+
+
+if __name__ == "__main__":
+    main()

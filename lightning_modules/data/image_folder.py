@@ -1,0 +1,182 @@
+"""Your own images in torchvision's ``ImageFolder`` layout, held in memory as uint8 tensors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+from typing_extensions import override
+
+from lightning_modules.data.batches import batch_loader
+from lightning_modules.data.files import DatasetError
+from lightning_modules.data.image_cache import folder_samples, load_or_decode
+from lightning_modules.data.images import scale
+from lightning_modules.data.layout import TEST_DIR, TRAIN_DIR, class_folders, class_folders_of
+
+CHANNEL_CHOICES = (1, 3)
+
+
+def _split(targets: torch.Tensor, size: float, seed: int, what: str):
+    """Class-stratified (kept, held-out) indices; ``size`` is a share (< 1) or a count."""
+    from sklearn.model_selection import train_test_split
+
+    size = int(size) if size >= 1 else float(size)
+    try:
+        return train_test_split(
+            torch.arange(len(targets)).numpy(),
+            test_size=size,
+            stratify=targets.numpy(),
+            random_state=seed,
+        )
+    except ValueError as err:
+        raise DatasetError(
+            f"{what}={size} cannot hold out a share of every class from {len(targets)} images "
+            f"({err}); add images or change {what}"
+        ) from err
+
+
+class ImageFolderDataModule(L.LightningDataModule):
+    """Train/val/test splits of ``<root>/train/<class>/*`` (and ``<root>/test/<class>/*``).
+
+    Every image is decoded once to ``channels`` (1: grey, 3: RGB) and ``image_size`` pixels a
+    side (aspect ratio kept, padded with black) and cached under ``cache_dir``; from then on
+    the data is handled like Fashion-MNIST: uint8 in memory, floats in [0, 1] on the device,
+    standardised with ``mean``/``std`` if ``normalize``. A file that cannot be decoded stops
+    the run with its name, so the cache never holds a partial data set.
+
+    Args:
+        root: the folder holding ``train/`` and, optionally, ``test/``.
+        image_size: side of the square images the model sees.
+        channels: 1 or 3.
+        test_size: without ``test/``, the class-stratified share (< 1) or count held out.
+        val_size: the class-stratified share (< 1) or count of the training images for validation.
+        num_classes: when given, must equal the number of class folders.
+        cache_dir: where decoded arrays are kept (``None``: decode every time).
+        batch_size, eval_batch_size, normalize, mean, std, seed, on_device: as for
+            :class:`~lightning_modules.data.datamodule.IDXImageDataModule`.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        image_size: int = 28,
+        channels: int = 1,
+        batch_size: int = 128,
+        eval_batch_size: int | None = None,
+        val_size: float = 0.1,
+        test_size: float = 0.2,
+        num_classes: int | None = None,
+        normalize: bool = True,
+        mean: float = 0.5,
+        std: float = 0.5,
+        seed: int = 0,
+        cache_dir: str | None = None,
+        on_device: bool = True,
+    ) -> None:
+        super().__init__()
+        if channels not in CHANNEL_CHOICES:
+            raise ValueError(f"data.channels={channels}; use one of {list(CHANNEL_CHOICES)}")
+        self.root = Path(root)
+        self.class_names = class_folders(root)
+        if num_classes is not None and num_classes != len(self.class_names):
+            raise DatasetError(
+                f"data.num_classes={num_classes} but {root}/{TRAIN_DIR} has "
+                f"{len(self.class_names)} class folders {self.class_names}"
+            )
+        self.image_size = image_size
+        self.channels = channels
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or max(batch_size, 1000)
+        self.val_size = val_size
+        self.test_size = test_size
+        self.normalize = normalize
+        self.mean = mean
+        self.std = std
+        self.seed = seed
+        self.cache_dir = cache_dir
+        self.on_device = on_device
+        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def _decoded(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        parts = {TRAIN_DIR: folder_samples(self.root / TRAIN_DIR, self.class_names)}
+        test = self.root / TEST_DIR
+        if test.is_dir():
+            test_names = class_folders_of(test)
+            if test_names != self.class_names:
+                raise DatasetError(
+                    f"{test} has the class folders {test_names}, {self.root / TRAIN_DIR} has "
+                    f"{self.class_names}; give both the same"
+                )
+            parts[TEST_DIR] = folder_samples(test, self.class_names)
+        return load_or_decode(parts, self.root, self.image_size, self.channels, self.cache_dir)
+
+    @override
+    def prepare_data(self) -> None:
+        if self.cache_dir and not self.splits:
+            self._decoded()  # decodes and caches once, before the ranks of a DDP run read
+
+    @override
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        decoded = self._decoded()
+        images, targets = decoded[TRAIN_DIR]
+        if TEST_DIR in decoded:
+            test = decoded[TEST_DIR]
+        else:
+            kept, held = _split(targets, self.test_size, self.seed, "data.test_size")
+            test = (images[held], targets[held])
+            images, targets = images[kept], targets[kept]
+        kept, held = _split(targets, self.val_size, self.seed, "data.val_size")
+        self.splits = {
+            "train": (images[kept], targets[kept]),
+            "val": (images[held], targets[held]),
+            "test": test,
+        }
+        device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
+        if self.on_device and device.type != "cpu":
+            self.splits = {k: (x.to(device), y.to(device)) for k, (x, y) in self.splits.items()}
+
+    def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
+        images, targets = self.splits[split]
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+        return batch_loader(
+            images,
+            targets,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=self.seed,
+            rank=rank,
+            world_size=world,
+        )
+
+    @override
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True, batch_size=self.batch_size)
+
+    @override
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False, batch_size=self.eval_batch_size)
+
+    @override
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False, batch_size=self.eval_batch_size)
+
+    def to_model_input(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 images -> the float tensors models see."""
+        return scale(images, self.normalize, self.mean, self.std)
+
+    @override
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        if isinstance(batch, torch.Tensor):  # an example input (model summary), already float
+            return batch
+        images, targets = batch
+        return self.to_model_input(images), targets

@@ -1,0 +1,94 @@
+"""Image files -> the uint8 tensors and float inputs the models see, the same for training and
+prediction: one channel count and size, aspect ratio kept, padded with the background."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+INVERT_CHOICES = ("auto", "true", "false")
+
+
+def is_light_background(grey: Image.Image) -> bool:
+    """Whether the border pixels are mostly light (a dark object on white paper)."""
+    pixels = np.asarray(grey)
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    return float(border.mean()) > 127.5
+
+
+def fit_image(image: Image.Image, image_size: int, channels: int, invert: str = "false"):
+    """``image`` as a uint8 tensor ``[channels, image_size, image_size]``.
+
+    Converted to grey (1 channel) or RGB (3), scaled to fit with its aspect ratio kept and
+    centred on black; inverted first when ``invert`` is ``true``, or ``auto`` and the
+    background is light (Fashion-MNIST is light clothes on black).
+    """
+    if invert not in INVERT_CHOICES:
+        raise ValueError(f"invert={invert!r}; use one of {list(INVERT_CHOICES)}")
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "P") or "transparency" in image.info:
+        # Transparent pixels count as the paper they would be drawn on: white.
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+    image = image.convert("RGB" if channels == 3 else "L")
+    grey = image if channels != 3 else image.convert("L")
+    if invert == "true" or (invert == "auto" and is_light_background(grey)):
+        image = ImageOps.invert(image)
+    if image.size != (image_size, image_size):
+        # Pillow's resampling filters antialias when they shrink.
+        image = ImageOps.pad(image, (image_size, image_size), Image.Resampling.BILINEAR, color=0)
+    array = np.array(image, dtype=np.uint8)  # a copy torch may own
+    array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def scale(images: torch.Tensor, normalize: bool, mean: float, std: float) -> torch.Tensor:
+    """uint8 images -> floats in [0, 1], standardised with ``mean``/``std`` if ``normalize``."""
+    x = images.float().div_(255.0)
+    return x.sub_(mean).div_(std) if normalize else x
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model was trained on: stored in its checkpoint as plain values."""
+
+    class_names: list[str] = field(default_factory=list)
+    channels: int = 1
+    image_size: int = 28
+    normalize: bool = False
+    mean: float = 0.5
+    std: float = 0.5
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.image_size, self.image_size)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class ImageTransform:
+    """A PIL image -> the float tensor ``[C, H, W]`` a model with ``spec`` expects.
+
+    Args:
+        spec: the model's input settings.
+        invert: ``auto``, ``true`` or ``false``; see :func:`fit_image`.
+    """
+
+    def __init__(self, spec: InputSpec, invert: str = "auto") -> None:
+        if invert not in INVERT_CHOICES:
+            raise ValueError(f"invert={invert!r}; use one of {list(INVERT_CHOICES)}")
+        self.spec = spec
+        self.invert = invert
+
+    def to_uint8(self, image: Image.Image) -> torch.Tensor:
+        return fit_image(image, self.spec.image_size, self.spec.channels, self.invert)
+
+    def to_model_input(self, images: torch.Tensor) -> torch.Tensor:
+        return scale(images, self.spec.normalize, self.spec.mean, self.spec.std)
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        return self.to_model_input(self.to_uint8(image))

@@ -1,0 +1,63 @@
+"""Evaluate a checkpoint on a data split, with a training run's end-of-run outputs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+SPLITS = ("test", "val")
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    """Test (or validate) ``cfg.ckpt_path`` on ``cfg.data``; writes ``metrics.json`` in the run dir.
+
+    The checkpoint gives the model and its input normalisation; data whose images or classes do
+    not fit it is refused before any batch runs.
+    """
+    from runs import build, checkpoints, preflight, run_record
+
+    if cfg.split not in SPLITS:
+        raise ValueError(f"split={cfg.split!r}; use one of {list(SPLITS)}")
+    run_dir = Path(cfg.paths.output_dir)
+    preflight.check_output_dir(run_dir, cfg.get("min_free_disk_mb", 0))
+    started = time.perf_counter()
+    loaded = checkpoints.load(cfg.ckpt_path)
+    checkpoints.use_input_settings(cfg.data, loaded.spec)
+
+    import lightning as L
+
+    from callbacks.feature_embeddings import FeatureEmbeddings
+    from callbacks.image_grids import ImageGrids
+
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule = build.datamodule(cfg)
+    datamodule.setup("test")
+    checkpoints.check_fits(loaded.spec, datamodule, _data_choice(cfg))
+    trainer = build.trainer(cfg, build.callbacks(cfg), build.loggers(cfg))
+    run = trainer.test if cfg.split == "test" else trainer.validate
+    run(loaded.module, datamodule=datamodule)
+    # Drawn at the end of fit in a training run; here the evaluated weights are the ones to draw.
+    for callback in trainer.callbacks:
+        if isinstance(callback, (FeatureEmbeddings, ImageGrids)):
+            callback.on_fit_end(trainer, loaded.module)
+
+    metrics = run_record.scalar_metrics(trainer)
+    metrics.update(loaded.module.records)
+    metrics.update(
+        status="completed",
+        checkpoint=str(Path(cfg.ckpt_path).resolve()),
+        split=cfg.split,
+        class_names=loaded.spec.class_names,
+        wall_time_s=round(time.perf_counter() - started, 2),
+    )
+    return run_record.record(run_dir, metrics)
+
+
+def _data_choice(cfg: DictConfig) -> str:
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return str(HydraConfig.get().runtime.choices.get("data", "?"))
+    return str(cfg.data.get("_target_", "?"))
