@@ -45,9 +45,9 @@ class ConvBNNet(nn.Module):
 
     def __init__(
         self,
-        channels: Sequence[int] = (32, 64, 64),
+        channels: Sequence[int] = (16, 32, 64),
         convs_per_block: int | Sequence[int] = 1,
-        hidden: int = 64,
+        hidden: int = 128,
         dropout: float = 0.0,
         num_classes: int = 10,
         activation: str = "relu",
