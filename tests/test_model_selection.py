@@ -59,10 +59,12 @@ def test_no_config_file_selects_on_the_test_split(path):
     ],
     ids=lambda o: " ".join(o) or "default",
 )
-def test_composed_configs_select_on_validation(overrides):
+def test_composed_configs_select_on_validation(overrides, tmp_path):
     from omegaconf import OmegaConf
 
-    cfg = OmegaConf.to_container(compose(overrides), resolve=True)
+    # An output dir of its own: outside a Hydra run, the default one does not resolve.
+    cfg = compose([*overrides, f"paths.output_dir={tmp_path}"])
+    cfg = OmegaConf.to_container(cfg, resolve=True)
     assert selections_on_test(cfg) == []
     assert cfg["optimized_metric"].startswith("val/")
     assert cfg["callbacks"]["model_checkpoint"]["monitor"].startswith("val/")
