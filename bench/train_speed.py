@@ -3,6 +3,8 @@
     python bench/train_speed.py                       # all models, batch 128 and 512, CPU
     python bench/train_speed.py --models lenet --batch-sizes 128 --repeats 5
     python bench/train_speed.py --device cuda         # same script on a GPU machine
+    python bench/train_speed.py --models lenet --batch-sizes 128 --contenders project
+                                                      # the project with and without augmentation
 
 Each measurement runs in its own process (so peak resident memory is its own), contenders
 alternate within every repeat, and the table reports medians over repeats of the median timed
@@ -31,6 +33,8 @@ sys.path.insert(0, str(ROOT))
 CONTENDERS = ("floor", "lightning", "project", "torchvision")
 # Off after the first repeat: they run once, at the end of fit, and are timed in that repeat.
 FIT_END_CALLBACKS_OFF = ("callbacks.feature_embeddings=null", "callbacks.image_grids=null")
+# Project contenders with overrides, measured by default: the training-batch augmentation.
+DEFAULT_VARIANTS = ["data/augment=standard"]
 
 
 def peak_rss_mb() -> float:
@@ -367,11 +371,12 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument(
         "--project-variants",
-        nargs="+",
-        default=[],
+        nargs="*",
+        default=DEFAULT_VARIANTS,
         metavar="OVERRIDES",
         help="more project contenders, each with these overrides, e.g. "
-        '"compile=true" "trainer.precision=bf16-mixed"',
+        f'"compile=true" "trainer.precision=bf16-mixed" (default: {DEFAULT_VARIANTS}; '
+        "none: --project-variants with nothing after it)",
     )
     parser.add_argument(
         "--threads",

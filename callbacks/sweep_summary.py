@@ -19,6 +19,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 from typing_extensions import override
 
+from analysis import seed_groups
+from callbacks import seed_summary
 from storage.run_files import (
     MetricsFileError,
     atomic_write_bytes,
@@ -127,11 +129,23 @@ class SweepSummary(Callback):
 
 def write_summary(sweep_dir: Path, jobs: list[Job], shown: list[str]) -> list[Path]:
     params = swept_keys(jobs)
+    # Jobs that differ only by seed: the tables and plots are per group, the job rows move aside.
+    groups = seed_groups.group_by_seed([{p: job.params.get(p) for p in params} for job in jobs])
+    job_tables = (TABLE_CSV, TABLE_MARKDOWN)
+    if groups is not None:
+        job_tables = (seed_summary.JOBS_CSV, seed_summary.JOBS_MARKDOWN)
     written = [
-        _write_csv(sweep_dir / TABLE_CSV, jobs, params, numeric_metrics(jobs)),
-        _write_markdown(sweep_dir / TABLE_MARKDOWN, jobs, params, shown),
+        _write_csv(sweep_dir / job_tables[0], jobs, params, numeric_metrics(jobs)),
+        _write_markdown(sweep_dir / job_tables[1], jobs, params, shown),
     ]
-    for key in params:
+    if groups is not None:
+        group_params = [p for p in params if p != seed_groups.SEED_KEY]
+        metrics = [job.metrics for job in jobs]
+        written += seed_summary.write(
+            sweep_dir, groups, metrics, group_params, numeric_metrics(jobs), shown,
+            TABLE_CSV, TABLE_MARKDOWN,
+        )  # fmt: skip
+    for key in params if groups is None else []:
         if all(_is_number(job.params.get(key)) for job in jobs):
             written.append(
                 save_figure(

@@ -30,6 +30,8 @@ class ImageClassifier(ConfiguredModule):
             Or its config (``_target_`` and arguments), as a checkpoint holds it.
         num_classes: number of classes the net scores.
         input_shape: ``(channels, height, width)`` of one image, for the model summary.
+        label_smoothing: the training loss's cross-entropy is against one-hot targets mixed
+            with this much of the uniform distribution; validation and test losses are plain.
         optimizer, scheduler, monitor, monitor_mode: see :class:`ConfiguredModule`.
     """
 
@@ -44,7 +46,10 @@ class ImageClassifier(ConfiguredModule):
         input_shape: tuple[int, ...] = (1, 28, 28),
         monitor: str = "val/acc",
         monitor_mode: str = "max",
+        label_smoothing: float = 0.0,
     ) -> None:
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"model.label_smoothing={label_smoothing}: must be in [0, 1)")
         stage_metrics = [
             {
                 "loss": mean_metric(),
@@ -57,6 +62,7 @@ class ImageClassifier(ConfiguredModule):
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.net = net = as_net(net)
         self.num_classes = num_classes
+        self.label_smoothing = label_smoothing
         self.tap_names = tuple(getattr(net, "tap_names", ("logits",)))
         self.example_input_array = torch.zeros(1, *input_shape)
 
@@ -71,7 +77,8 @@ class ImageClassifier(ConfiguredModule):
     def _step(self, batch: Batch, stage: str) -> torch.Tensor:
         x, y = batch
         logits = self(x)
-        per_image = F.cross_entropy(logits, y, reduction="none")
+        smoothing = self.label_smoothing if stage == "train" else 0.0
+        per_image = F.cross_entropy(logits, y, reduction="none", label_smoothing=smoothing)
         metrics = self.metrics_of(stage)
         metrics["loss"].update(per_image.detach())
         metrics["acc"].update(logits.detach(), y)

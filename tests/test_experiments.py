@@ -25,13 +25,36 @@ def test_experiment_sweeps_its_comparison(experiment):
     assert cfg.task_name == experiment
 
 
+# Experiments that are one run each; seed= repeats them.
+SINGLE_RUNS = {"best_small"}
+
+
 @pytest.mark.parametrize(
-    "experiment", sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+    "experiment",
+    sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml") if p.stem not in SINGLE_RUNS),
 )
 def test_every_experiment_is_a_sweep_without_dash_m(experiment):
     cfg = compose([f"experiment={experiment}"], return_hydra_config=True)
     assert cfg.hydra.mode == RunMode.MULTIRUN
     assert cfg.hydra.sweeper.params  # and it has something to sweep
+
+
+@pytest.mark.parametrize("experiment", sorted(SINGLE_RUNS))
+def test_single_run_experiments_run_once_with_the_seed_given(experiment):
+    cfg = compose([f"experiment={experiment}", "seed=3"], return_hydra_config=True)
+    assert cfg.hydra.mode in (None, RunMode.RUN)
+    assert not cfg.hydra.sweeper.get("params")
+    assert cfg.seed == 3 and cfg.data.seed == 3
+
+
+def test_best_small_trains_a_net_under_100k_parameters_with_augmentation():
+    from runs import build
+
+    cfg = compose(["experiment=best_small"])
+    net = build.model(cfg).net
+    assert sum(p.numel() for p in net.parameters()) <= 100_000
+    assert cfg.data.augment is not None and cfg.model.label_smoothing > 0
+    assert compose([]).data.augment is None  # off for the classic configs
 
 
 @pytest.mark.slow

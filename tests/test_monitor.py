@@ -13,6 +13,10 @@ def test_monitoring_the_validation_loss_changes_every_consumer(compose_cfg):
     cfg = compose_cfg("model=small", "model.monitor=val/loss", "model.monitor_mode=min")
     assert cfg.callbacks.model_checkpoint.monitor == "val/loss"
     assert cfg.optimized_metric == "val/loss_best"
+    assert (cfg.callbacks.early_stopping.monitor, cfg.callbacks.early_stopping.mode) == (
+        "val/loss",
+        "min",
+    )
     metrics = train(cfg)
     assert "val/acc_best" not in metrics
     # The best checkpoint is the epoch of the lowest validation loss, and its score is it.

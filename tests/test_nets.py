@@ -16,7 +16,9 @@ def test_lenet5_has_the_classic_parameter_count():
     assert n_params(LeNet()) == 61_706
 
 
-@pytest.mark.parametrize("model, dims", [("lenet", (400, 84)), ("small", (300, 32))])
+@pytest.mark.parametrize(
+    "model, dims", [("lenet", (400, 84)), ("small", (300, 32)), ("conv_bn", (576, 128))]
+)
 def test_feature_taps_have_the_right_shapes(compose_cfg, model, dims):
     net = build.model(compose_cfg(f"model={model}")).net
     assert isinstance(net, FeatureTaps)
@@ -50,3 +52,16 @@ def test_activation_and_pooling_are_config_options(compose_cfg, activation, pool
 def test_unknown_activation_names_the_choices():
     with pytest.raises(ValueError, match=r"unknown activation 'gelu'.*relu"):
         LeNet(activation="gelu")
+
+
+def test_label_smoothing_changes_the_training_loss_only(compose_cfg):
+    import torch.nn.functional as F
+
+    model = build.model(compose_cfg("model.label_smoothing=0.2"))
+    x, y = torch.randn(8, 1, 28, 28), torch.arange(8)
+    logits = model(x)
+    smoothed = F.cross_entropy(logits, y, label_smoothing=0.2)
+    plain = F.cross_entropy(logits, y)
+    assert torch.allclose(model._step((x, y), "train"), smoothed, atol=1e-6)
+    assert torch.allclose(model._step((x, y), "val"), plain, atol=1e-6)
+    assert not torch.allclose(smoothed, plain, atol=1e-3)

@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 from typing_extensions import override
 
+from lightning_modules.data.augment import BatchAugment, batch_seed
 from lightning_modules.data.batches import batch_loader
 from lightning_modules.data.files import DatasetError, ensure_idx_files
 
@@ -24,6 +25,9 @@ class IDXImageDataModule(L.LightningDataModule):
 
     With ``on_device`` (default) and an accelerator, the uint8 splits are moved to the
     accelerator once, so batches are sliced there and never copied from the host.
+
+    ``augment`` (``data.augment``), if given, changes the training batches on their device,
+    before they become floats; validation, test and the splits themselves stay as they are.
     """
 
     def __init__(
@@ -40,6 +44,7 @@ class IDXImageDataModule(L.LightningDataModule):
         std: float = 0.5,
         seed: int = 0,
         on_device: bool = True,
+        augment: BatchAugment | None = None,
     ) -> None:
         super().__init__()
         self.dataset_class = dataset_class
@@ -54,6 +59,7 @@ class IDXImageDataModule(L.LightningDataModule):
         self.std = std
         self.seed = seed
         self.on_device = on_device
+        self.augment = augment
         self.class_names: list[str] = list(dataset_class.classes)
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -137,4 +143,13 @@ class IDXImageDataModule(L.LightningDataModule):
         if isinstance(batch, torch.Tensor):  # an example input (model summary), already float
             return batch
         images, targets = batch
+        if self.augment is not None and self.trainer is not None and self.trainer.training:
+            images = self.augment(images, self._train_batch_seed())
         return self.to_model_input(images), targets
+
+    def _train_batch_seed(self) -> int:
+        trainer = self.trainer
+        # The index of the batch being moved: Lightning counts it as ready only after this hook,
+        # and restores the count with the loops' state on resume.
+        batch = trainer.fit_loop.epoch_loop.batch_progress.current.ready
+        return batch_seed(self.seed, trainer.current_epoch, batch, trainer.global_rank)
