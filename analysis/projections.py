@@ -12,7 +12,7 @@ def default_projections(seed: int = 0) -> dict:
 
     return {
         "pca": PCA(n_components=2, random_state=seed),
-        "tsne": TSNE(n_components=2, init="pca", random_state=seed),
+        "tsne": TSNE(n_components=2, max_iter=500, init="pca", random_state=seed),
     }
 
 

@@ -70,7 +70,7 @@ def test_lenet_vs_small_jobs_share_one_sweep_dir(tiny_data_dir, tmp_path):
         "trainer.max_epochs=1",
         "callbacks.feature_embeddings.num_images=100",
         "callbacks.feature_embeddings.projections.tsne.perplexity=10",
-        "+callbacks.feature_embeddings.projections.tsne.max_iter=250",
+        "callbacks.feature_embeddings.projections.tsne.max_iter=250",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     (sweep_dir,) = (tmp_path / "lenet_vs_small" / "multiruns").iterdir()

@@ -27,7 +27,7 @@ GRAD_EVERY = 5
 FAST_EMBEDDINGS = (
     f"callbacks.feature_embeddings.num_images={NUM_IMAGES}",
     "callbacks.feature_embeddings.projections.tsne.perplexity=10",
-    "+callbacks.feature_embeddings.projections.tsne.max_iter=250",
+    "callbacks.feature_embeddings.projections.tsne.max_iter=250",
 )
 METHODS = ("pca", "tsne")
 TAPS = ("conv", "fc", "logits")
