@@ -77,6 +77,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    """``data`` as indented JSON, atomically; NaN and infinities become strings."""
+    atomic_write_bytes(path, (json.dumps(_jsonable(data), indent=2) + "\n").encode())
+
+
 def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any]:
     path = Path(run_dir) / METRICS_FILE
     return json.loads(path.read_text()) if path.exists() else {}
