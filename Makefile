@@ -7,13 +7,16 @@ DATA_READY := data/FashionMNIST/raw/.ready
 SYSTEM_COPY := /usr/share/datasets/fashion-mnist
 
 .DEFAULT_GOAL := help
-.PHONY: help train test data setup lint format bench clean
+.PHONY: help train report test data setup lint format bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 train: $(INSTALLED) $(DATA_READY)  ## Train LeNet-5 on Fashion-MNIST (overrides: ARGS="model=small")
 	$(PY) train.py $(ARGS)
+
+report: $(INSTALLED) $(DATA_READY)  ## Run the whole study and write its report (ARGS="preset=quick")
+	$(PY) report.py $(ARGS)
 
 test: $(INSTALLED) $(DATA_READY)  ## Run the test suite, real-data tests included (PYTEST_ARGS="...")
 	$(PY) -m pytest $(PYTEST_ARGS)

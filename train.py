@@ -76,7 +76,7 @@ def train(cfg: DictConfig) -> dict:
             raise
 
         metrics.update(
-            status="completed",
+            status=run_record.COMPLETED,
             epochs=trainer.current_epoch,
             num_params=sum(p.numel() for p in model.parameters()),
             wall_time_s=round(time.perf_counter() - started, 2),

@@ -14,12 +14,14 @@ from typing_extensions import override
 from analysis.confusion import TOP_CONFUSED_KEY, format_pair, top_confused_pairs
 from analysis.figures import confusion_figure
 from lightning_modules.protocols import Classifier
-from storage.run_files import save_figure, update_metrics
+from storage.run_files import save_figure, update_metrics, write_json
 from storage.tensorboard import log_figure, tensorboard_writer
 
 log = logging.getLogger(__name__)
 
 CONFUSION_FILE = "confusion_matrix.png"
+# The matrix itself, rows normalised: {"classes": [...], "matrix": [[...], ...]}.
+CONFUSION_JSON = "confusion_matrix.json"
 CONFUSION_TAG = "test/confusion_matrix"
 
 
@@ -27,7 +29,8 @@ class ConfusionMatrix(Callback):
     """Accumulates a ``MulticlassConfusionMatrix`` over the test set of any :class:`Classifier`.
 
     At the end of testing it saves the matrix (row = true class, normalised to 1) as a PNG and a
-    TensorBoard figure, writes the ``top_k`` most confused pairs to ``metrics.json`` and logs them.
+    TensorBoard figure and as ``confusion_matrix.json``, writes the ``top_k`` most confused pairs
+    to ``metrics.json`` and logs them.
     """
 
     def __init__(self, top_k: int = 5, filename: str = CONFUSION_FILE) -> None:
@@ -78,6 +81,10 @@ class ConfusionMatrix(Callback):
         ]
         figure = confusion_figure(matrix.numpy(), class_names, title="test confusion (row = true)")
         save_figure(figure, Path(trainer.default_root_dir) / self.filename)
+        write_json(
+            Path(trainer.default_root_dir) / CONFUSION_JSON,
+            {"classes": list(class_names), "matrix": matrix.tolist()},
+        )
         log_figure(tensorboard_writer(trainer), CONFUSION_TAG, figure, trainer.global_step)
 
         pairs = top_confused_pairs(matrix, class_names, self.top_k)

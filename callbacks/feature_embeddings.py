@@ -34,6 +34,7 @@ EMBEDDINGS_DIR = "embeddings"
 FIGURE_TAG = "embeddings/{method}/{tap}"
 SHEET_NAME = "all_taps"
 WALL_TIME_KEY = "embeddings/wall_time_s"
+TAPS_KEY = "embeddings/taps"  # the tap names from the input side to the output
 SPLIT = "test"
 
 
@@ -139,7 +140,9 @@ class FeatureEmbeddings(Callback):
         seconds = round(time.perf_counter() - started, 2)
         for logger in trainer.loggers:
             logger.log_metrics(scores, step=step)
-        update_metrics(trainer.default_root_dir, {**scores, WALL_TIME_KEY: seconds})
+        update_metrics(
+            trainer.default_root_dir, {**scores, WALL_TIME_KEY: seconds, TAPS_KEY: list(taps)}
+        )
         log.info("Embedded %d test images from taps %s in %.1f s", len(labels), list(taps), seconds)
 
     def _embed_taps(self, trainer, taps, labels, class_names, writer, step) -> dict[str, float]:

@@ -14,7 +14,7 @@ from typing_extensions import override
 
 from callbacks.best_weights import best_weights
 from lightning_modules.protocols import Generative
-from storage.run_files import atomic_write_bytes
+from storage.run_files import atomic_write_bytes, update_metrics
 from storage.tensorboard import tensorboard_writer
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,9 @@ IMAGES_DIR = "images"
 PRIOR_SAMPLES = "prior_samples"
 RECONSTRUCTIONS = "reconstructions"
 INTERPOLATIONS = "interpolations"
+# Mean over the final prior samples of each sample's pixel standard deviation: near 0 when the
+# model has collapsed to flat one-colour images.
+SAMPLE_PIXEL_STD_KEY = "samples/pixel_std"
 
 
 def final_grid_path(run_dir: str | Path, name: str) -> Path:
@@ -89,6 +92,8 @@ class ImageGrids(Callback):
         if test_split is None:
             log.info("ImageGrids: the datamodule has no test split, no grids")
             return
+        from torchvision.utils import make_grid
+
         images, targets = test_split
         to_input = trainer.datamodule.to_model_input
         device = pl_module.device
@@ -97,8 +102,10 @@ class ImageGrids(Callback):
         pl_module.eval()
         try:
             with weights, torch.no_grad():
+                samples = self.draw_prior(pl_module, device)
+                spread = float(samples.flatten(1).std(dim=1).mean())
                 grids = {
-                    PRIOR_SAMPLES: self.prior_samples(pl_module, device),
+                    PRIOR_SAMPLES: make_grid(samples, nrow=self.samples_per_side),
                     RECONSTRUCTIONS: self.reconstructions(
                         pl_module, to_input(images[: self.num_reconstructions]).to(device)
                     ),
@@ -110,13 +117,19 @@ class ImageGrids(Callback):
         finally:
             pl_module.train(was_training)
         self._publish(trainer, grids, suffix)
+        if best:
+            update_metrics(trainer.default_root_dir, {SAMPLE_PIXEL_STD_KEY: spread})
+            log.info("Prior samples' mean pixel std: %.4f", spread)
 
     def prior_samples(self, model: Generative, device: torch.device) -> torch.Tensor:
         from torchvision.utils import make_grid
 
-        generator = torch.Generator(device=device).manual_seed(self.seed)  # same draws each time
-        samples = model.sample(self.samples_per_side**2, generator=generator)
-        return make_grid(samples.cpu(), nrow=self.samples_per_side)
+        return make_grid(self.draw_prior(model, device), nrow=self.samples_per_side)
+
+    def draw_prior(self, model: Generative, device: torch.device) -> torch.Tensor:
+        """The ``samples_per_side ** 2`` prior samples, the same draws every time."""
+        generator = torch.Generator(device=device).manual_seed(self.seed)
+        return model.sample(self.samples_per_side**2, generator=generator).cpu()
 
     def reconstructions(self, model: Generative, x: torch.Tensor) -> torch.Tensor:
         from torchvision.utils import make_grid

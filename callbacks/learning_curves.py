@@ -11,11 +11,13 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_only
 from typing_extensions import override
 
-from storage.run_files import save_figure
+from storage.run_files import save_figure, write_json
 
 log = logging.getLogger(__name__)
 
 CURVES_FILE = "learning_curves.png"
+# {metric: {epoch: value}}, epochs counted from 0; rewritten after every epoch.
+CURVES_JSON = "learning_curves.json"
 STAGES = ("train", "val")
 
 
@@ -48,6 +50,8 @@ class LearningCurves(Callback):
         val = {k: v[epoch] for k, v in self.history.items() if k.startswith("val/") and epoch in v}
         line = "  ".join(f"{k}={v:.4f}" for k, v in sorted({**train, **val}.items()))
         rank_zero_only(log.info)("epoch %d/%d  %s", epoch + 1, trainer.max_epochs, line)
+        if trainer.is_global_zero and not trainer.fast_dev_run:
+            write_json(Path(trainer.default_root_dir) / CURVES_JSON, self.history)
 
     @override
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -14,6 +14,8 @@ from storage.tensorboard import close_event_file, tensorboard_logger, write_hpar
 
 log = logging.getLogger(__name__)
 
+COMPLETED = "completed"  # the status of a run that fitted and tested
+
 
 def scalar_metrics(trainer) -> dict[str, float]:
     return {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
@@ -57,7 +59,7 @@ def log_hparams(trainer, hyperparameters: dict, metrics: dict[str, Any]) -> None
             {**hyperparameters, "status": status},
             numeric,
             shown_first=[*overridden(hyperparameters), "status"],
-            succeeded=status == "completed",
+            succeeded=status == COMPLETED,
         )
     finally:
         close_event_file(logger)

@@ -104,6 +104,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    """``data`` as indented JSON, atomically; NaN and infinities become strings."""
+    atomic_write_bytes(path, (json.dumps(_jsonable(data), indent=2) + "\n").encode())
+
+
 class MetricsFileError(ValueError):
     """A ``metrics.json`` cannot be read; the message names the file."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -17,6 +18,22 @@ def tensorboard_writer(trainer):
     """The ``SummaryWriter`` of :func:`tensorboard_logger`, or ``None`` without one."""
     logger = tensorboard_logger(trainer)
     return None if logger is None else logger.experiment
+
+
+def read_scalars(
+    log_dir: str | os.PathLike, prefix: str = ""
+) -> dict[str, list[tuple[int, float]]]:
+    """``{tag: [(step, value), ...]}`` of every scalar under ``log_dir`` whose tag starts with
+    ``prefix``, none sampled away, read with TensorBoard's own event reader."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0})
+    events.Reload()
+    return {
+        tag: [(event.step, event.value) for event in events.Scalars(tag)]
+        for tag in events.Tags()["scalars"]
+        if tag.startswith(prefix)
+    }
 
 
 def log_figure(writer, tag: str, figure, step: int) -> None:

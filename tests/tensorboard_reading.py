@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from storage.tensorboard import read_scalars
+
 
 def events(log_dir: Path):
     """Every event under ``log_dir``, none sampled away (``EventAccumulator``, reloaded)."""
@@ -26,8 +28,7 @@ def event_tags(log_dir: Path) -> dict[str, list[str]]:
 
 def scalars(log_dir: Path) -> dict[str, list[tuple[int, float]]]:
     """``{tag: [(step, value), ...]}`` of every scalar."""
-    read = events(log_dir)
-    return {tag: [(e.step, e.value) for e in read.Scalars(tag)] for tag in read.Tags()["scalars"]}
+    return read_scalars(log_dir)
 
 
 def scalar_steps(log_dir: Path, tag: str) -> list[int]:

@@ -1,4 +1,5 @@
-"""Imports run one way: entry points -> runs -> callbacks -> analysis, lightning_modules -> storage.
+"""Imports run one way: entry points -> study -> runs -> callbacks -> analysis, lightning_modules
+-> storage.
 
 A module may import its own package and any package of a lower layer, never one of its own
 layer or above; so a newcomer can tell from the folder which room a change belongs in.
@@ -18,6 +19,7 @@ LAYERS = {
     "lightning_modules": 1,
     "callbacks": 2,
     "runs": 3,
+    "study": 4,
 }
 ENTRY_POINT_LAYER = max(LAYERS.values()) + 1  # train.py and the other top-level scripts
 
