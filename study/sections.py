@@ -14,7 +14,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from analysis import claims
+from analysis import claims, seed_groups
 from callbacks.feature_embeddings import EMBEDDINGS_DIR, SHEET_NAME, TAPS_KEY
 from callbacks.gradient_norms import GRAD_NORM_PREFIX
 from callbacks.image_grids import (
@@ -97,18 +97,13 @@ def _by(runs, key: str) -> dict[object, list[RunResult]]:
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
-    known = [v for v in values if v is not None]
-    return statistics.fmean(known) if known else None
+    return seed_groups.describe(values)["mean"]
 
 
 def mean_std(values: Sequence[float | None]) -> str:
-    """``mean ± std (n=k)`` with the sample standard deviation; just the value for one run."""
-    known = [v for v in values if v is not None]
-    if not known:
-        return "n/a"
-    if len(known) == 1:
-        return f"{known[0]:.4f} (n=1)"
-    return f"{statistics.fmean(known):.4f} ± {statistics.stdev(known):.4f} (n={len(known)})"
+    """``mean ± std (n=k)``, the sample standard deviation over seeds; "n/a" without values."""
+    stat = seed_groups.describe(values)
+    return f"{seed_groups.mean_std_text(stat)} (n={stat['n']})" if stat["n"] else "n/a"
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
