@@ -30,7 +30,8 @@ TITLE = "LeNet-5, a small LeNet and a convolutional VAE on Fashion-MNIST: the st
 def report(cfg: DictConfig, command: str = "") -> Path:
     """Runs the study's missing jobs (unless ``run_missing=false``), then writes the report;
     returns the path of its ``index.html``."""
-    from study import execute, plan, provenance, render, sections
+    from study import execute, outline, plan, provenance, render, results
+    from study.document import Missing, Section
 
     study_dir = Path(cfg.study_dir).resolve()
     jobs = plan.plan_jobs(cfg.studies, [*cfg.preset.train_overrides, *cfg.train_overrides])
@@ -43,16 +44,16 @@ def report(cfg: DictConfig, command: str = "") -> Path:
 
     started = time.perf_counter()
     report_dir = study_dir / REPORT_DIR
-    study = sections.Study(study_dir, jobs, dirs, cfg.preset, report_dir / "drawn")
+    study = results.Study(study_dir, jobs, dirs, cfg.preset, report_dir / "drawn")
     written = []
-    for build in sections.SECTIONS:
+    for build in outline.SECTIONS:
         try:
             written.append(build(study))
         except Exception as err:  # one broken section must not cost the others
             log.exception("Section %s failed", build.__name__)
             written.append(
-                sections.Section(build.__name__.replace("_", " ").capitalize()).add(
-                    sections.Missing("this section", f"{type(err).__name__}: {err}")
+                Section(build.__name__.replace("_", " ").capitalize()).add(
+                    Missing("this section", f"{type(err).__name__}: {err}")
                 )
             )
     timings["writing the report"] = time.perf_counter() - started

@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 from study.document import Link, Section, Table, Text
-from study.sections import Study
+from study.results import Study
 
 PACKAGES = (
     "torch",
