@@ -110,8 +110,8 @@ LISTS: dict[str, int | None] = {
     "data.system_dirs": None,
 }
 # Lists whose length a net's architecture fixes, by the net's class name.
-NET_LISTS: dict[str, dict[str, int]] = {
-    "LeNet": {"channels": 2, "hidden": 2},
+NET_LISTS: dict[str, dict[str, int | None]] = {
+    "LeNet": {"channels": 2, "hidden": None},
 }
 
 
