@@ -16,6 +16,7 @@ import hydra
 from omegaconf import DictConfig
 
 from runs import config_env, override_hints
+from storage.run_files import COMPLETED, RUNNING
 
 config_env.setup()
 # Lightning's own use of torch's deprecated pytree class: nothing a run can change.
@@ -41,7 +42,7 @@ def train(cfg: DictConfig) -> dict:
     if cfg.get("resume"):
         resume.check_run_dir(cfg)
     with run_dir.owned(out_dir, resume=bool(cfg.get("resume"))):
-        run_record.record(out_dir, {"status": "running"}, fresh=True)
+        run_record.record(out_dir, {"status": RUNNING}, fresh=True)
         started = time.perf_counter()
         trainer = None
         try:
@@ -76,7 +77,7 @@ def train(cfg: DictConfig) -> dict:
             raise
 
         metrics.update(
-            status=run_record.COMPLETED,
+            status=COMPLETED,
             epochs=trainer.current_epoch,
             num_params=sum(p.numel() for p in model.parameters()),
             wall_time_s=round(time.perf_counter() - started, 2),

@@ -11,7 +11,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 from typing_extensions import override
 
-DIVERGED = "diverged"
+from storage.run_files import DIVERGED
 
 
 class TrainingDiverged(RuntimeError):

@@ -19,10 +19,9 @@ from typing_extensions import override
 
 from runs import resume, run_dir
 from runs.run_record import rank
-from storage.run_files import MetricsFileError, read_metrics, write_earlier_jobs
+from storage.run_files import COMPLETED, MetricsFileError, read_metrics, write_earlier_jobs
 
 log = logging.getLogger(__name__)
-COMPLETED = "completed"
 
 
 def output_dir(config: DictConfig) -> Path:

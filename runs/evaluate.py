@@ -7,6 +7,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from storage.run_files import COMPLETED
+
 SPLITS = ("test", "val")
 
 
@@ -46,7 +48,7 @@ def evaluate(cfg: DictConfig) -> dict:
     metrics = run_record.scalar_metrics(trainer)
     metrics.update(loaded.module.records)
     metrics.update(
-        status="completed",
+        status=COMPLETED,
         checkpoint=str(Path(cfg.ckpt_path).resolve()),
         split=cfg.split,
         class_names=loaded.spec.class_names,

@@ -7,7 +7,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-INTERRUPTED = "interrupted"
+from storage.run_files import INTERRUPTED
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 

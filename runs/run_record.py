@@ -9,12 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from runs.build import overridden
-from storage.run_files import update_metrics
+from storage.run_files import COMPLETED, FAILED, update_metrics
 from storage.tensorboard import close_event_file, tensorboard_logger, write_hparams
 
 log = logging.getLogger(__name__)
-
-COMPLETED = "completed"  # the status of a run that fitted and tested
 
 
 def scalar_metrics(trainer) -> dict[str, float]:
@@ -37,7 +35,7 @@ def failure(err: BaseException, trainer=None) -> dict[str, Any]:
     got_to = {} if trainer is None else {**scalar_metrics(trainer), **checkpoint_summary(trainer)}
     return {
         **got_to,
-        "status": getattr(err, "status", "failed"),
+        "status": getattr(err, "status", FAILED),
         "error": f"{type(err).__name__}: {err}",
     }
 
@@ -51,7 +49,7 @@ def log_hparams(trainer, hyperparameters: dict, metrics: dict[str, Any]) -> None
     logger = tensorboard_logger(trainer)
     if logger is None or rank() != 0:
         return
-    status = metrics.get("status", "failed")
+    status = metrics.get("status", FAILED)
     numeric = {f"final/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}
     try:
         write_hparams(

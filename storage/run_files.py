@@ -14,6 +14,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 METRICS_FILE = "metrics.json"
+# A run's "status" in its metrics.json.
+RUNNING = "running"
+COMPLETED = "completed"  # fitted and tested
+FAILED = "failed"
+DIVERGED = "diverged"  # its loss turned NaN or infinite
+INTERRUPTED = "interrupted"  # stopped by SIGINT or SIGTERM, resumable
 # In a sweep dir: the job dirs that an earlier sweep into the same dir left.
 EARLIER_JOBS_FILE = ".earlier_jobs.json"
 PARTIAL_SUFFIX = ".part"

@@ -11,10 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from callbacks.divergence_guard import DIVERGED
 from runs.config_env import PROJECT_ROOT
-from runs.run_record import COMPLETED
-from storage.run_files import METRICS_FILE, read_metrics
+from storage.run_files import COMPLETED, DIVERGED, METRICS_FILE, read_metrics
 from study.plan import StudyJob
 
 log = logging.getLogger(__name__)

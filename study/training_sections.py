@@ -10,6 +10,7 @@ from callbacks.gradient_norms import GRAD_NORM_PREFIX
 from callbacks.image_grids import (
     SAMPLE_PIXEL_STD_KEY,
 )
+from storage.run_files import COMPLETED
 from study import figures
 from study.collect import RunResult
 from study.document import Claim, Figure, Missing, Section, Table
@@ -131,7 +132,7 @@ def momentum(study: Study) -> Section:
     finished = usable(section, vae_runs)
     by_momentum = {float(job.params[MOMENTUM]): (job, r) for job, r in finished}
     if by_momentum:
-        diverged = [m for m, (_, r) in by_momentum.items() if r.state.status != "completed"]
+        diverged = [m for m, (_, r) in by_momentum.items() if r.state.status != COMPLETED]
         pixel_std = {m: r.number(SAMPLE_PIXEL_STD_KEY) for m, (_, r) in by_momentum.items()}
         section.add(
             Table(

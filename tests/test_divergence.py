@@ -11,10 +11,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from callbacks.divergence_guard import DIVERGED, DivergenceGuard, TrainingDiverged
+from callbacks.divergence_guard import DivergenceGuard, TrainingDiverged
 from runs import run_record
 from runs.config_env import compose
-from storage.run_files import read_metrics
+from storage.run_files import DIVERGED, read_metrics
 from tests.conftest import run_cli, tiny_overrides
 from tests.tensorboard_reading import event_files, logged_hparams, session_status
 from train import train

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from callbacks.divergence_guard import DIVERGED
 from callbacks.image_grids import PRIOR_SAMPLES, final_grid_path
 from callbacks.sweep_summary import (
     SAMPLE_SHEET,
@@ -20,6 +19,7 @@ from callbacks.sweep_summary import (
     swept_keys,
     write_summary,
 )
+from storage.run_files import DIVERGED
 from tests.conftest import run_cli, tiny_overrides
 
 
