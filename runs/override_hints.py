@@ -77,10 +77,15 @@ def hints(argv: Sequence[str]) -> list[str]:
             ]
             if lacking and having:
                 fix = "use" if group in picked else "add"
-                settings = " or ".join(f"{group}={option}" for option in having)
+                settings = _alternatives([f"{group}={option}" for option in having])
                 not_of = ", ".join(f"{group}={option}" for option in lacking)
                 found.append(f"{key} is a setting of {settings}, not of {not_of}: {fix} {settings}")
     return found
+
+
+def _alternatives(choices: list[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    return " or ".join([", ".join(choices[:-1]), choices[-1]] if len(choices) > 2 else choices)
 
 
 def _contains(config: dict | None, key: str) -> bool:

@@ -85,7 +85,11 @@ def test_momentum_is_an_ordinary_override(compose_cfg):
 def test_help_lists_groups():
     result = run_cli("--help")
     assert result.returncode == 0
-    for group in ("model: lenet, small", "optimizer: adam, adamw, sgd", "data: fashion_mnist"):
+    for group in (
+        "model: conv_bn, lenet, small, vae",
+        "optimizer: adam, adamw, sgd",
+        "data: fashion_mnist",
+    ):
         assert group in result.stdout
 
 
@@ -113,8 +117,8 @@ def test_bad_overrides_fail_with_hydra_message(override, message):
         ),
         pytest.param(
             ["model=vae", "model.pooling=avg"],
-            "model.pooling is a setting of model=lenet or model=small, not of model=vae: "
-            "use model=lenet or model=small",
+            "model.pooling is a setting of model=conv_bn, model=lenet or model=small, not of "
+            "model=vae: use model=conv_bn, model=lenet or model=small",
             id="chosen_model",
         ),
         pytest.param(
