@@ -325,7 +325,8 @@ def test_a_corrupt_job_record_is_listed_as_unreadable(tmp_path):
 
     for name, text in [("0", '{"status": "completed", "test/acc": 0.5}'), ("1", '{"stat')]:
         (tmp_path / name / ".hydra").mkdir(parents=True)
-        (tmp_path / name / ".hydra" / "overrides.yaml").write_text(f"- seed={name}\n")
+        # Not seeds: jobs that differ only by seed are summarised per group, not per job.
+        (tmp_path / name / ".hydra" / "overrides.yaml").write_text(f"- optimizer.lr=0.{name}1\n")
         (tmp_path / name / "metrics.json").write_text(text)
     jobs = collect_jobs(tmp_path)
     write_summary(tmp_path, jobs, main_metrics(jobs))
