@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from analysis.claims import OUTCOMES
-from tests.conftest import run_cli
+from tests.conftest import run_cli, tiny_overrides
 
 SECTIONS = [
     "Architectures",
@@ -38,16 +38,9 @@ DELETED = "kl_weight/kl_weight-0.1"  # a run no other section shares
 
 
 def tiny_train_overrides(data_dir: Path) -> str:
+    """The tests' tiny-data overrides for every study run; the study places the runs itself."""
     overrides = [
-        "data.dataset_class.path=tests.tiny_data.TinyFashionMNIST",
-        f"data.data_dir={data_dir}",
-        "data.system_dirs=[]",
-        "data.download=false",
-        "data.val_size=100",
-        "data.batch_size=32",
-        "data.eval_batch_size=100",
-        "trainer.accelerator=cpu",
-        "trainer.log_every_n_steps=1",
+        *(o for o in tiny_overrides(data_dir, Path()) if not o.startswith("paths.")),
         "callbacks.feature_embeddings.num_images=200",
         "callbacks.feature_embeddings.projector=false",
     ]
