@@ -109,34 +109,46 @@ def momentum_speeds_training(epochs: Mapping[float, int | None], target: float) 
 
 
 def large_momentum_flat_images(
-    pixel_std: Mapping[float, float | None], diverged: Sequence[float] = ()
+    pixel_std: Mapping[float, float | None],
+    diverged: Sequence[float] = (),
+    active_units: Mapping[float, float | None] | None = None,
 ) -> Verdict:
     """``pixel_std``: momentum -> mean pixel std of its prior samples (None: no samples);
-    ``diverged``: the momenta whose runs diverged."""
+    ``diverged``: the momenta whose runs diverged; ``active_units``: momentum -> latent dims in
+    use (0: the posterior collapsed onto the prior, so every sample decodes to one image: the
+    seed's "local minimum", whether or not that image is one colour)."""
     order = sorted(pixel_std)
+    units = active_units or {}
     flat = [m for m in order if pixel_std[m] is not None and pixel_std[m] < FLAT_PIXEL_STD]
     smallest_flat = order and order[0] in flat
     large_flat = [m for m in flat if m >= 0.9]
     large_broken = [m for m in diverged if m >= 0.9]
+    collapsed = [m for m in order if units.get(m) == 0]
+    large_collapsed = order and order[0] not in collapsed and any(m >= 0.9 for m in collapsed)
     if large_flat and not smallest_flat:
         outcome = REPRODUCED
-    elif large_broken or (len(order) >= 2 and _drops_by_half(pixel_std, order)):
+    elif large_broken or large_collapsed or (len(order) >= 2 and _drops_by_half(pixel_std, order)):
         outcome = PARTLY
     else:
         outcome = NOT_REPRODUCED
-    values = ", ".join(
-        f"momentum {m:g}: {'diverged' if m in diverged else _fmt(pixel_std[m])}" for m in order
-    )
+
+    def evidence(m: float) -> str:
+        if m in diverged:
+            return f"momentum {m:g}: diverged"
+        shown = f"momentum {m:g}: {_fmt(pixel_std[m])}"
+        return f"{shown} ({_fmt(units[m])} active units)" if units.get(m) is not None else shown
+
     return Verdict(
         claim="A large momentum gives images in one pure colour",
         outcome=outcome,
         rule=(
             f"mean pixel std of the prior samples (pixels in [0, 1]); reproduced if a momentum "
             f">= 0.9 gives flat samples (std < {FLAT_PIXEL_STD}) while the smallest momentum does "
-            "not; partly if a momentum >= 0.9 diverges or the largest momentum's std is below "
-            "half the smallest's"
+            "not; partly if a momentum >= 0.9 diverges, or collapses (no active latent unit, so "
+            "every sample is the same image) while the smallest does not, or the largest "
+            "momentum's std is below half the smallest's"
         ),
-        evidence=values,
+        evidence=", ".join(evidence(m) for m in order),
     )
 
 

@@ -7,9 +7,8 @@ import statistics
 
 from analysis import claims
 from callbacks.gradient_norms import GRAD_NORM_PREFIX
-from callbacks.image_grids import (
-    SAMPLE_PIXEL_STD_KEY,
-)
+from callbacks.image_grids import SAMPLE_PIXEL_STD_KEY
+from lightning_modules.vae import ACTIVE_UNITS
 from storage.run_files import COMPLETED
 from study import figures
 from study.collect import RunResult
@@ -134,11 +133,24 @@ def momentum(study: Study) -> Section:
     if by_momentum:
         diverged = [m for m, (_, r) in by_momentum.items() if r.state.status != COMPLETED]
         pixel_std = {m: r.number(SAMPLE_PIXEL_STD_KEY) for m, (_, r) in by_momentum.items()}
+        active_units = {m: r.number(ACTIVE_UNITS) for m, (_, r) in by_momentum.items()}
         section.add(
             Table(
-                ["momentum", "status", "test −ELBO", "prior samples' mean pixel std"],
                 [
-                    [f"{m:g}", r.state.status, fmt(r.number(NELBO)), fmt(pixel_std[m], 3)]
+                    "momentum",
+                    "status",
+                    "test −ELBO",
+                    "prior samples' mean pixel std",
+                    "active latent units",
+                ],
+                [
+                    [
+                        f"{m:g}",
+                        r.state.status,
+                        fmt(r.number(NELBO)),
+                        fmt(pixel_std[m], 3),
+                        fmt(active_units[m]),
+                    ]
                     for m, (_, r) in sorted(by_momentum.items())
                 ],
                 caption="The VAE trained by SGD at each momentum, at the same learning rate",
@@ -152,5 +164,5 @@ def momentum(study: Study) -> Section:
             "momentum_vae",
             "Prior samples of the VAE at each momentum",
         )
-        section.add(Claim(claims.large_momentum_flat_images(pixel_std, diverged)))
+        section.add(Claim(claims.large_momentum_flat_images(pixel_std, diverged, active_units)))
     return section

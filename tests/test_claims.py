@@ -83,6 +83,23 @@ def test_large_momentum_flat_images(pixel_std, diverged, outcome):
 
 
 @pytest.mark.parametrize(
+    ("active_units", "outcome"),
+    [
+        ({0.0: 16, 0.9: 16, 0.99: 0}, PARTLY),  # one image for every sample, not one colour
+        ({0.0: 0, 0.9: 16, 0.99: 0}, NOT_REPRODUCED),  # momentum 0 collapses too
+        ({0.0: 16, 0.5: 0, 0.99: 16}, NOT_REPRODUCED),  # only a momentum below 0.9 collapses
+        ({0.0: 16, 0.9: 16, 0.99: None}, NOT_REPRODUCED),  # not measured
+    ],
+)
+def test_collapse_at_large_momentum_is_partly(active_units, outcome):
+    pixel_std = {m: 0.25 for m in active_units}  # no sample flat, none below half of another
+    verdict = claims.large_momentum_flat_images(pixel_std, [], active_units)
+    assert verdict.outcome == outcome
+    if active_units[0.0] is not None:
+        assert f"({active_units[0.0]:g} active units)" in verdict.evidence
+
+
+@pytest.mark.parametrize(
     ("ratios", "outcome"),
     [
         ({"relu": 0.5, "sigmoid": 0.001}, REPRODUCED),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 from torch import nn
 
@@ -12,11 +11,13 @@ from lightning_modules.nets.gaussian_latent import GaussianLatentNet
 
 class MLPVAE(GaussianLatentNet):
     """``x -> 400 -> (mean, logvar) of 20 dims -> 400 -> 784 logits`` with ReLU, as in
-    https://github.com/pytorch/examples/tree/main/vae."""
+    https://github.com/pytorch/examples/tree/main/vae; ``in_channels`` and ``image_size`` as
+    for the conv VAE."""
 
     def __init__(
-        self, latent_dim: int = 20, hidden: int = 400, image_shape: Sequence[int] = (1, 28, 28)
+        self, latent_dim: int = 20, hidden: int = 400, in_channels: int = 1, image_size: int = 28
     ) -> None:
+        image_shape = (in_channels, image_size, image_size)
         pixels = math.prod(image_shape)
         encoder = nn.Sequential(
             nn.Flatten(), nn.Linear(pixels, hidden), nn.ReLU(), nn.Linear(hidden, 2 * latent_dim)
@@ -25,6 +26,6 @@ class MLPVAE(GaussianLatentNet):
             nn.Linear(latent_dim, hidden),
             nn.ReLU(),
             nn.Linear(hidden, pixels),
-            nn.Unflatten(1, tuple(image_shape)),
+            nn.Unflatten(1, image_shape),
         )
         super().__init__(encoder, decoder, latent_dim)
