@@ -78,6 +78,16 @@ def embedding_sheet(
     return figure
 
 
+def figure_pixels(figure, dpi: int = 120) -> np.ndarray:
+    """``figure`` drawn once at ``dpi``, as ``[H, W, 3]`` uint8 RGB pixels."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure.set_dpi(dpi)
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return np.array(canvas.buffer_rgba())[..., :3]
+
+
 def confusion_figure(matrix: np.ndarray, class_names: Sequence[str], title: str = ""):
     """A row-normalised confusion matrix: row = true class, column = predicted class."""
     from matplotlib.figure import Figure

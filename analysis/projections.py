@@ -11,8 +11,8 @@ def default_projections(seed: int = 0) -> dict:
     from sklearn.manifold import TSNE
 
     return {
+        "tsne": TSNE(n_components=2, max_iter=400, angle=0.8, init="pca", random_state=seed),
         "pca": PCA(n_components=2, random_state=seed),
-        "tsne": TSNE(n_components=2, max_iter=500, init="pca", random_state=seed),
     }
 
 

@@ -4,8 +4,10 @@
     python bench/feature_embeddings_cost.py --checkpoint <run dir>/checkpoints/last.ckpt
     python bench/feature_embeddings_cost.py --model small --threads 0   # all cores
 
-Prints wall and CPU seconds per stage and tap. ``--threads`` (default 1, as the callback) caps
-the OpenMP threads of t-SNE's gradient loop, which matters on a machine shared with other jobs.
+Prints wall and CPU seconds per stage and tap, one after another in this process. ``--threads``
+(default 1, as the callback) caps the OpenMP threads of t-SNE's gradient loop, which matters on
+a machine shared with other jobs. Then the callback as a whole, with each ``--workers`` count
+(0: in this process; n: n worker processes, started and warm before the clock starts).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="OpenMP threads for scikit-learn (0: all cores)"
     )
+    parser.add_argument("--workers", type=int, nargs="*", default=[0, 2, 3])
     args = parser.parse_args()
 
     import torch
@@ -48,10 +51,11 @@ def main() -> None:
     from analysis.projections import project_2d, stratified_subset
     from analysis.projector import add_projector_embedding, sprite_thumbnails
     from analysis.separation import separation_scores
+    from analysis.tap_projection import draw
     from callbacks.feature_embeddings import read_taps
     from runs import build
     from runs.config_env import compose
-    from storage.run_files import save_figure
+    from storage.tensorboard import log_pixels
 
     cfg = compose([f"model={args.model}", "paths.output_dir=unused"])
     data = build.datamodule(cfg)
@@ -86,11 +90,9 @@ def main() -> None:
             with timed(f"figures {method} (PNG + TensorBoard)", table):
                 for tap, p in points.items():
                     figure = embedding_figure(p, labels, data.class_names, f"{method}: {tap}")
-                    save_figure(figure, Path(out) / f"{method}_{tap}.png")
-                    writer.add_figure(f"{method}/{tap}", figure, close=False)
+                    log_pixels(writer, f"{method}/{tap}", draw(figure, Path(out) / "f.png"), 0)
                 sheet = embedding_sheet(points, labels, data.class_names, method)
-                save_figure(sheet, Path(out) / f"{method}.png")
-                writer.add_figure(f"{method}/all", sheet, close=False)
+                log_pixels(writer, f"{method}/all", draw(sheet, Path(out) / "f.png"), 0)
         with timed("projector (3 taps)", table):
             thumbnails = sprite_thumbnails(images[chosen])
             metadata = {"label": labels.tolist(), "class": [data.class_names[i] for i in labels]}
@@ -104,6 +106,39 @@ def main() -> None:
         print(f"{label:<{width}}  {wall:7.2f}  {cpu:7.2f}")
     total_wall, total_cpu = (sum(row[i] for row in table) for i in (1, 2))
     print(f"{'total':<{width}}  {total_wall:7.2f}  {total_cpu:7.2f}")
+
+    print("\nThe callback as a whole (end of fit: read taps, project, score, draw, projector)")
+    for workers in args.workers:
+        print(f"{workers} workers: {time_callback(cfg, data, module, workers):7.2f} s wall")
+
+
+def time_callback(cfg, data, module, workers: int) -> float:
+    """Wall seconds of one ``FeatureEmbeddings.embed`` as configured, with ``workers``."""
+    from types import SimpleNamespace
+
+    from hydra.utils import instantiate
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    with tempfile.TemporaryDirectory() as out:
+        callback = instantiate(cfg.callbacks.feature_embeddings, num_workers=workers)
+        callback._pool = callback._start_pool(len(module.tap_names))
+        if callback._pool is not None:
+            time.sleep(10)  # a fit's first epoch: the workers import their libraries meanwhile
+        logger = TensorBoardLogger(out, name="", version="")
+        trainer = SimpleNamespace(
+            is_global_zero=True,
+            global_step=0,
+            fast_dev_run=False,
+            datamodule=data,
+            default_root_dir=out,
+            loggers=[logger],
+        )
+        started = time.perf_counter()
+        callback.embed(trainer, module)
+        seconds = time.perf_counter() - started
+        callback.teardown(trainer, module, "fit")
+        logger.finalize("success")
+    return seconds
 
 
 if __name__ == "__main__":

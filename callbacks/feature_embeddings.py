@@ -8,25 +8,26 @@ raw features for TensorBoard's projector, and class-separation numbers into ``me
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import time
-from contextlib import nullcontext
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager, nullcontext
+from functools import partial
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
-from threadpoolctl import threadpool_limits
 from typing_extensions import override
 
-from analysis.figures import embedding_figure, embedding_sheet
-from analysis.projections import default_projections, project_2d, stratified_subset
+from analysis.projections import default_projections, stratified_subset
 from analysis.projector import add_projector_embedding, sprite_thumbnails
 from analysis.separation import FEATURE_SPACE, SEPARATION_KEY, separation_scores
+from analysis.tap_projection import ProjectedTap, draw_sheet, project_tap, start_worker
 from callbacks.best_weights import best_weights
 from lightning_modules.protocols import Classifier, FeatureTaps, LabelledImageData
-from storage.run_files import save_figure, update_metrics
-from storage.tensorboard import log_figure, tensorboard_writer
+from storage.run_files import update_metrics
+from storage.tensorboard import log_pixels, tensorboard_writer
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,12 @@ class FeatureEmbeddings(Callback):
         projections: name -> sklearn estimator with ``fit_transform`` to 2-D (default PCA, t-SNE).
         projector: write the features, metadata and thumbnails for TensorBoard's projector.
         knn_neighbors: k of the kNN classifier whose cross-validated accuracy measures separation.
-        num_threads: OpenMP threads for the projections (``None``: all cores). t-SNE's threads
+        num_threads: OpenMP threads of each projection (``None``: all cores). t-SNE's threads
             busy-wait, so on a machine shared with other jobs more threads can be several
             times slower than one.
+        num_workers: processes that project the taps side by side (``None``: as many as
+            torch's threads, i.e. the run's share of the CPU, at most one per projection;
+            0 or 1: in the training process). They start with the fit and wait idle.
         batch_size: images per forward pass when reading the taps.
         seed: chooses the subset.
     """
@@ -66,6 +70,7 @@ class FeatureEmbeddings(Callback):
         projector: bool = True,
         knn_neighbors: int = 5,
         num_threads: int | None = 1,
+        num_workers: int | None = None,
         batch_size: int = 500,
         seed: int = 0,
     ) -> None:
@@ -78,15 +83,70 @@ class FeatureEmbeddings(Callback):
                 f"callbacks.feature_embeddings.every_n_epochs={every_n_epochs}; use 0 (end of fit "
                 "only) or a positive number of epochs"
             )
+        if num_workers is not None and num_workers < 0:
+            raise ValueError(
+                f"callbacks.feature_embeddings.num_workers={num_workers}; use null (one per "
+                "torch thread), 0 (in the training process) or a number of processes"
+            )
         self.num_images = num_images
         self.every_n_epochs = every_n_epochs
         self.projections = default_projections(seed) if projections is None else dict(projections)
         self.projector = projector
         self.knn_neighbors = knn_neighbors
         self.num_threads = num_threads
+        self.num_workers = num_workers
         self.batch_size = batch_size
         self.seed = seed
         self._embedded_at_step: int | None = None
+        self._pool: Executor | None = None
+
+    @override
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        # The workers import their libraries while the net trains, not at the end of fit.
+        if stage == "fit" and trainer.is_global_zero and not trainer.fast_dev_run:
+            if isinstance(pl_module, FeatureTaps):
+                self._pool = self._start_pool(len(pl_module.tap_names))
+
+    @override
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self._stop_pool()
+
+    @override
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        self._stop_pool()  # Lightning skips teardown when a fit fails
+
+    def _stop_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _start_pool(self, num_taps: int) -> Executor | None:
+        wanted = torch.get_num_threads() if self.num_workers is None else self.num_workers
+        workers = min(wanted, num_taps * len(self.projections))
+        if workers < 2:
+            return None
+        # Spawned, not forked: a fork of a process whose OpenMP threads have run can hang.
+        pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=start_worker
+        )
+        for _ in range(workers):
+            pool.submit(int)  # starts every worker now
+        return pool
+
+    @contextmanager
+    def _workers(self, num_taps: int):
+        """The pool started with the fit, or one for this call (e.g. from eval.py)."""
+        if self._pool is not None:
+            yield self._pool
+            return
+        pool = self._start_pool(num_taps)
+        try:
+            yield pool
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
 
     @override
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -131,10 +191,9 @@ class FeatureEmbeddings(Callback):
         if writer is None:
             log.info("No TensorBoard logger: embeddings go to PNGs and metrics.json only")
 
-        scores = self._embed_taps(trainer, taps, labels, data.class_names, writer, step)
-        if writer is not None and self.projector:
-            self._write_projector(
-                writer, taps, labels, predictions, images[chosen], data.class_names, step
+        with self._workers(len(taps)) as pool:
+            scores = self._embed_taps(
+                pool, trainer, taps, labels, predictions, images[chosen], data.class_names, writer
             )
 
         seconds = round(time.perf_counter() - started, 2)
@@ -145,47 +204,65 @@ class FeatureEmbeddings(Callback):
         )
         log.info("Embedded %d test images from taps %s in %.1f s", len(labels), list(taps), seconds)
 
-    def _embed_taps(self, trainer, taps, labels, class_names, writer, step) -> dict[str, float]:
+    def _embed_taps(
+        self, pool, trainer, taps, labels, predictions, images, class_names, writer
+    ) -> dict[str, float]:
         out_dir = Path(trainer.default_root_dir) / EMBEDDINGS_DIR
-        scores: dict[str, float] = {}
-
-        def score(space: str, tap: str, points: np.ndarray) -> None:
-            for name, value in separation_scores(
-                points, labels, self.knn_neighbors, seed=self.seed
-            ).items():
-                scores[SEPARATION_KEY.format(space=space, tap=tap, score=name)] = value
-
-        for tap, features in taps.items():
-            score(FEATURE_SPACE, tap, features.numpy())
-        for method, estimator in self.projections.items():
-            started = time.perf_counter()
-            with threadpool_limits(self.num_threads, user_api="openmp"):
-                points_by_tap = {tap: project_2d(estimator, f.numpy()) for tap, f in taps.items()}
-            log.info("%s of %d taps: %.1f s", method, len(taps), time.perf_counter() - started)
-            for tap, points in points_by_tap.items():
-                score(method, tap, points)
-                self._publish(
-                    embedding_figure(points, labels, class_names, f"{method}: {tap}"),
-                    out_dir,
-                    method,
-                    tap,
-                    writer,
-                    step,
-                )
-            self._publish(
-                embedding_sheet(points_by_tap, labels, class_names, method),
-                out_dir,
+        step = trainer.global_step
+        jobs = [
+            partial(
+                project_tap,
+                estimator,
                 method,
-                SHEET_NAME,
-                writer,
-                step,
+                tap,
+                features.numpy(),
+                labels,
+                class_names,
+                out_dir / f"{method}_{tap}.png",
+                self.knn_neighbors,
+                self.seed,
+                self.num_threads,
+            )
+            # Listed first, started first (the slow t-SNE before PCA); the widest taps first.
+            for method, estimator in self.projections.items()
+            for tap, features in sorted(taps.items(), key=lambda item: -item[1].shape[1])
+        ]
+        started = [_start(pool, job) for job in jobs]
+
+        scores: dict[str, float] = {}
+        for tap, features in taps.items():
+            scores.update(self._keyed(FEATURE_SPACE, tap, features.numpy(), labels))
+        if writer is not None and self.projector:
+            self._write_projector(writer, taps, labels, predictions, images, class_names, step)
+
+        points: dict[str, dict] = {method: {} for method in self.projections}
+        sheets = []
+        for future in as_completed(started):
+            done: ProjectedTap = future.result()
+            for name, value in done.scores.items():
+                key = SEPARATION_KEY.format(space=done.method, tap=done.tap, score=name)
+                scores[key] = value
+            tag = FIGURE_TAG.format(method=done.method, tap=done.tap)
+            log_pixels(writer, tag, done.pixels, step)
+            points[done.method][done.tap] = done.points
+            if len(points[done.method]) == len(taps):
+                in_tap_order = {tap: points[done.method][tap] for tap in taps}
+                png = out_dir / f"{done.method}_{SHEET_NAME}.png"
+                sheet = partial(draw_sheet, in_tap_order, labels, class_names, done.method, png)
+                sheets.append((done.method, _start(pool, sheet)))
+        for method, future in sheets:
+            log_pixels(
+                writer, FIGURE_TAG.format(method=method, tap=SHEET_NAME), future.result(), step
             )
         return scores
 
-    @staticmethod
-    def _publish(figure, out_dir: Path, method: str, tap: str, writer, step: int) -> None:
-        save_figure(figure, out_dir / f"{method}_{tap}.png")
-        log_figure(writer, FIGURE_TAG.format(method=method, tap=tap), figure, step)
+    def _keyed(self, space: str, tap: str, points, labels) -> dict[str, float]:
+        return {
+            SEPARATION_KEY.format(space=space, tap=tap, score=name): value
+            for name, value in separation_scores(
+                points, labels, self.knn_neighbors, seed=self.seed
+            ).items()
+        }
 
     @staticmethod
     def _write_projector(writer, taps, labels, predictions, images, class_names, step) -> None:
@@ -195,6 +272,15 @@ class FeatureEmbeddings(Callback):
         thumbnails = sprite_thumbnails(images)
         for tap, features in taps.items():
             add_projector_embedding(writer, tap, features, metadata, thumbnails, step)
+
+
+def _start(pool: Executor | None, job) -> Future:
+    """``job`` submitted to ``pool``, or run here at once without one."""
+    if pool is not None:
+        return pool.submit(job)
+    future: Future = Future()
+    future.set_result(job())
+    return future
 
 
 @torch.no_grad()

@@ -6,6 +6,7 @@ import logging
 import re
 from fnmatch import fnmatch
 
+import torch
 from hydra.utils import instantiate
 from omegaconf import Container, DictConfig, OmegaConf
 
@@ -20,6 +21,9 @@ def model(cfg: DictConfig):
     """The LightningModule: ``model.module`` around the net ``model.net``, with the optimizer."""
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
     net = instantiate(cfg.model.net, _convert_="all")
+    if cfg.get("channels_last"):
+        # Conv outputs follow their weights' layout; values and parameter names stay the same.
+        net.to(memory_format=torch.channels_last)
     if cfg.get("compile"):
         net.compile()  # in place: parameter names and feature taps stay as they are
     return instantiate(

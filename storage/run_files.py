@@ -155,6 +155,18 @@ def save_figure(figure, path: str | os.PathLike, dpi: int = 120) -> Path:
     return Path(path)
 
 
+def save_png(pixels, path: str | os.PathLike) -> Path:
+    """Save ``[H, W, 3]`` uint8 pixels (e.g. a drawn figure) as PNG atomically."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="png")
+    atomic_write_bytes(path, buffer.getvalue())
+    return Path(path)
+
+
 def earlier_jobs(sweep_dir: str | os.PathLike) -> set[str]:
     """Names of the job dirs in ``sweep_dir`` that belong to an earlier sweep into it."""
     path = Path(sweep_dir) / EARLIER_JOBS_FILE

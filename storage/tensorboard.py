@@ -42,6 +42,12 @@ def log_figure(writer, tag: str, figure, step: int) -> None:
         writer.add_figure(tag, figure, global_step=step, close=False)
 
 
+def log_pixels(writer, tag: str, pixels, step: int) -> None:
+    """``[H, W, 3]`` uint8 pixels into TensorBoard's Images tab (no-op without a writer)."""
+    if writer is not None:
+        writer.add_image(tag, pixels, global_step=step, dataformats="HWC")
+
+
 def write_hparams(
     logger,
     hparams: Mapping[str, Any],

@@ -30,6 +30,9 @@ def tiny_overrides(data_dir: Path, output_dir: Path) -> list[str]:
         "trainer.max_epochs=2",
         "trainer.log_every_n_steps=1",
         "callbacks.progress_bar.mode=none",
+        # Worker processes would cost each tiny run seconds of start-up; test_feature_embeddings
+        # runs them.
+        "callbacks.feature_embeddings.num_workers=0",
         f"paths.output_dir={output_dir}",
         f"paths.log_dir={output_dir}/logs",
     ]

@@ -8,6 +8,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 from PIL import Image
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
 from torchvision.datasets import FashionMNIST
 
 from analysis.projections import stratified_subset
@@ -36,10 +38,14 @@ LENET_TAP_DIMS = {"conv": 400, "fc": 84, "logits": 10}
 
 @pytest.fixture(scope="module")
 def run_dir(tiny_data_dir, tmp_path_factory):
-    """One LeNet run on tiny data with the default callbacks."""
+    """One LeNet run on tiny data with the default callbacks, the taps projected in 2 workers."""
     out = tmp_path_factory.mktemp("embeddings") / "run"
     cfg = compose_tiny(
-        out, tiny_data_dir, *FAST_EMBEDDINGS, f"callbacks.gradient_norms.every_n_steps={GRAD_EVERY}"
+        out,
+        tiny_data_dir,
+        *FAST_EMBEDDINGS,
+        f"callbacks.gradient_norms.every_n_steps={GRAD_EVERY}",
+        "callbacks.feature_embeddings.num_workers=2",
     )
     assert train(cfg)["status"] == "completed"
     return out
@@ -149,15 +155,20 @@ def test_fast_dev_run_writes_nothing(compose_cfg, tmp_path):
     assert "test/top_confused" not in metrics
 
 
-def test_model_without_taps_is_skipped(tmp_path, caplog):
-    trainer = SimpleNamespace(
+def bare_trainer(datamodule, run_dir) -> SimpleNamespace:
+    """What ``FeatureEmbeddings.embed`` reads of a trainer, at step 0 with no logger."""
+    return SimpleNamespace(
         is_global_zero=True,
         global_step=0,
         fast_dev_run=False,
-        datamodule=None,
-        default_root_dir=str(tmp_path),
+        datamodule=datamodule,
+        default_root_dir=str(run_dir),
         loggers=[],
     )
+
+
+def test_model_without_taps_is_skipped(tmp_path, caplog):
+    trainer = bare_trainer(None, tmp_path)
     with caplog.at_level("INFO"):
         FeatureEmbeddings(num_images=100).embed(trainer, torch.nn.Linear(2, 2))
     assert "no feature taps" in caplog.text
@@ -178,3 +189,30 @@ def test_thumbnails_shrink_to_keep_the_sprite_within_limits():
     shrunk = sprite_thumbnails(many, max_sprite_pixels=400)  # 20 per row: 20 px each
     assert shrunk.shape == (400, 1, 20, 20) and 20 * shrunk.shape[-1] <= 400
     assert shrunk.min() >= 0.0 and shrunk.max() <= 1.0
+
+
+def test_worker_processes_give_the_numbers_and_figures_of_one_process(compose_cfg, tmp_path):
+    cfg = compose_cfg()
+    data = build.datamodule(cfg)
+    data.setup("test")
+    torch.manual_seed(0)
+    module = build.model(cfg)
+    projections = {
+        "pca": PCA(n_components=2, random_state=0),
+        "tsne": TSNE(perplexity=10, max_iter=250, init="pca", random_state=0),
+    }
+    results = {}
+    for workers in (0, 2):
+        run = tmp_path / f"workers_{workers}"
+        trainer = bare_trainer(data, run)
+        callback = FeatureEmbeddings(
+            num_images=NUM_IMAGES, projections=projections, num_workers=workers
+        )
+        callback.embed(trainer, module)
+        metrics = read_metrics(run)
+        pngs = {p.name: p.read_bytes() for p in (run / "embeddings").iterdir()}
+        results[workers] = ({k: v for k, v in metrics.items() if k.startswith("separation/")}, pngs)
+    # The same library code on the same inputs with one OpenMP thread in either process: the
+    # maps, and so every score and every figure, are bit for bit the same.
+    assert len(results[0][0]) == 2 * len(TAPS) * (len(METHODS) + 1)
+    assert results[2] == results[0]
