@@ -231,7 +231,10 @@ class FeatureEmbeddings(Callback):
 
         scores: dict[str, float] = {}
         for tap, features in taps.items():
-            scores.update(self._keyed(FEATURE_SPACE, tap, features.numpy(), labels))
+            separation = separation_scores(
+                features.numpy(), labels, self.knn_neighbors, seed=self.seed
+            )
+            scores.update(_keyed(FEATURE_SPACE, tap, separation))
         if writer is not None and self.projector:
             self._write_projector(writer, taps, labels, predictions, images, class_names, step)
 
@@ -239,9 +242,7 @@ class FeatureEmbeddings(Callback):
         sheets = []
         for future in as_completed(started):
             done: ProjectedTap = future.result()
-            for name, value in done.scores.items():
-                key = SEPARATION_KEY.format(space=done.method, tap=done.tap, score=name)
-                scores[key] = value
+            scores.update(_keyed(done.method, done.tap, done.scores))
             tag = FIGURE_TAG.format(method=done.method, tap=done.tap)
             log_pixels(writer, tag, done.pixels, step)
             points[done.method][done.tap] = done.points
@@ -256,14 +257,6 @@ class FeatureEmbeddings(Callback):
             )
         return scores
 
-    def _keyed(self, space: str, tap: str, points, labels) -> dict[str, float]:
-        return {
-            SEPARATION_KEY.format(space=space, tap=tap, score=name): value
-            for name, value in separation_scores(
-                points, labels, self.knn_neighbors, seed=self.seed
-            ).items()
-        }
-
     @staticmethod
     def _write_projector(writer, taps, labels, predictions, images, class_names, step) -> None:
         metadata = {"label": labels.tolist(), "class": [class_names[i] for i in labels]}
@@ -272,6 +265,14 @@ class FeatureEmbeddings(Callback):
         thumbnails = sprite_thumbnails(images)
         for tap, features in taps.items():
             add_projector_embedding(writer, tap, features, metadata, thumbnails, step)
+
+
+def _keyed(space: str, tap: str, separation: dict[str, float]) -> dict[str, float]:
+    """``separation_scores`` under their ``metrics.json`` keys."""
+    return {
+        SEPARATION_KEY.format(space=space, tap=tap, score=name): value
+        for name, value in separation.items()
+    }
 
 
 def _start(pool: Executor | None, job) -> Future:
