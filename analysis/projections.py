@@ -1,9 +1,11 @@
-"""2-D projections of feature vectors (PCA, t-SNE) on a fixed, class-stratified subset."""
+"""2-D projections of feature vectors (PCA, t-SNE) on a fixed, class-stratified subset.
+
+NumPy and scikit-learn only: the analysis workers import this without torch.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 
 def default_projections(seed: int = 0) -> dict:
@@ -11,25 +13,32 @@ def default_projections(seed: int = 0) -> dict:
     from sklearn.manifold import TSNE
 
     return {
-        "tsne": TSNE(n_components=2, max_iter=400, angle=0.8, init="pca", random_state=seed),
+        "tsne": TSNE(
+            n_components=2,
+            max_iter=300,
+            learning_rate=200,
+            angle=0.8,
+            init="pca",
+            random_state=seed,
+        ),
         "pca": PCA(n_components=2, random_state=seed),
     }
 
 
-def stratified_subset(targets: torch.Tensor, size: int, seed: int = 0) -> torch.Tensor:
-    """Sorted indices of ``size`` items drawn with the class proportions of ``targets``.
+def stratified_subset(labels: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of ``size`` items drawn with the class proportions of ``labels``.
 
-    The same ``targets`` and ``seed`` give the same subset, so repeated embeddings of a run
+    The same ``labels`` and ``seed`` give the same subset, so repeated embeddings of a run
     (and runs of different nets) show the same images.
     """
-    if size >= len(targets):
-        return torch.arange(len(targets))
+    if size >= len(labels):
+        return np.arange(len(labels))
     from sklearn.model_selection import train_test_split
 
     chosen, _ = train_test_split(
-        np.arange(len(targets)), train_size=size, stratify=targets.numpy(), random_state=seed
+        np.arange(len(labels)), train_size=size, stratify=labels, random_state=seed
     )
-    return torch.from_numpy(np.sort(chosen))
+    return np.sort(chosen)
 
 
 def project_2d(estimator, features: np.ndarray) -> np.ndarray:

@@ -49,7 +49,7 @@ def main() -> None:
 
     from analysis.figures import embedding_figure, embedding_sheet
     from analysis.projections import project_2d, stratified_subset
-    from analysis.projector import add_projector_embedding, sprite_thumbnails
+    from analysis.projector import sprite_thumbnails, write_projector
     from analysis.separation import separation_scores
     from analysis.tap_projection import draw
     from callbacks.feature_embeddings import read_taps
@@ -73,7 +73,7 @@ def main() -> None:
     threads = args.threads or None
     with threadpool_limits(threads, user_api="openmp"), tempfile.TemporaryDirectory() as out:
         with timed("subset + read taps", table):
-            chosen = stratified_subset(targets, args.num_images, seed=0)
+            chosen = torch.from_numpy(stratified_subset(targets.numpy(), args.num_images, seed=0))
             taps, _ = read_taps(module, data.to_model_input, images[chosen])
         labels = targets[chosen].numpy()
         for tap, features in taps.items():
@@ -96,8 +96,8 @@ def main() -> None:
         with timed("projector (3 taps)", table):
             thumbnails = sprite_thumbnails(images[chosen])
             metadata = {"label": labels.tolist(), "class": [data.class_names[i] for i in labels]}
-            for tap, features in taps.items():
-                add_projector_embedding(writer, tap, features, metadata, thumbnails, step=0)
+            features = {tap: values.numpy() for tap, values in taps.items()}
+            write_projector(out, 0, features, metadata, thumbnails)
         writer.close()
 
     width = max(len(row[0]) for row in table)

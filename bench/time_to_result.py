@@ -122,7 +122,7 @@ def tsne_check_worker(args) -> dict:
     module.load_state_dict(state["state_dict"])
     embed = cfg.callbacks.feature_embeddings
     images, targets = data.splits["test"]
-    chosen = stratified_subset(targets, embed.num_images, embed.seed)
+    chosen = torch.from_numpy(stratified_subset(targets.numpy(), embed.num_images, embed.seed))
     taps, _ = read_taps(module, data.to_model_input, images[chosen])
     labels = targets[chosen].numpy()
     out = {}

@@ -8,9 +8,8 @@ raw features for TensorBoard's projector, and class-separation numbers into ``me
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import time
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, as_completed
 from contextlib import contextmanager, nullcontext
 from functools import partial
 from pathlib import Path
@@ -18,10 +17,11 @@ from pathlib import Path
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
+from loky import ProcessPoolExecutor
 from typing_extensions import override
 
 from analysis.projections import default_projections, stratified_subset
-from analysis.projector import add_projector_embedding, sprite_thumbnails
+from analysis.projector import sprite_thumbnails, write_projector
 from analysis.separation import FEATURE_SPACE, SEPARATION_KEY, separation_scores
 from analysis.tap_projection import ProjectedTap, draw_sheet, project_tap, start_worker
 from callbacks.best_weights import best_weights
@@ -55,9 +55,9 @@ class FeatureEmbeddings(Callback):
         num_threads: OpenMP threads of each projection (``None``: all cores). t-SNE's threads
             busy-wait, so on a machine shared with other jobs more threads can be several
             times slower than one.
-        num_workers: processes that project the taps side by side (``None``: as many as
-            torch's threads, i.e. the run's share of the CPU, at most one per projection;
-            0 or 1: in the training process). They start with the fit and wait idle.
+        num_workers: processes that project the taps side by side (``None``: one per torch
+            thread but at least one per tap, at most one per job, and none when torch has one
+            thread; 0 or 1: in the training process). They start with the fit and wait idle.
         batch_size: images per forward pass when reading the taps.
         seed: chooses the subset.
     """
@@ -115,22 +115,28 @@ class FeatureEmbeddings(Callback):
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
-        self._stop_pool()  # Lightning skips teardown when a fit fails
+        self._stop_pool(kill=True)  # Lightning skips teardown when a fit fails
 
-    def _stop_pool(self) -> None:
+    def _stop_pool(self, kill: bool = False) -> None:
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+            _shut_down(self._pool, kill)
             self._pool = None
 
     def _start_pool(self, num_taps: int) -> Executor | None:
-        wanted = torch.get_num_threads() if self.num_workers is None else self.num_workers
-        workers = min(wanted, num_taps * len(self.projections))
+        if self.num_workers is not None:
+            workers = min(self.num_workers, num_taps * len(self.projections))
+        elif torch.get_num_threads() < 2:
+            workers = 0  # the run has one core: workers would only queue behind each other
+        else:
+            # At least one per tap, more than the cores if need be: the slowest projection's
+            # jobs then share the cores and finish together, none is left to run alone at the end.
+            workers = min(max(torch.get_num_threads(), num_taps), num_taps * len(self.projections))
         if workers < 2:
             return None
-        # Spawned, not forked: a fork of a process whose OpenMP threads have run can hang.
-        pool = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn"), initializer=start_worker
-        )
+        # Fresh interpreters, not forks (a fork of a process whose OpenMP threads have run can
+        # hang), and, unlike multiprocessing's spawn, without re-running the entry point's
+        # imports: a worker imports NumPy, scikit-learn and matplotlib only, not torch.
+        pool = ProcessPoolExecutor(workers, initializer=start_worker)
         for _ in range(workers):
             pool.submit(int)  # starts every worker now
         return pool
@@ -142,11 +148,15 @@ class FeatureEmbeddings(Callback):
             yield self._pool
             return
         pool = self._start_pool(num_taps)
+        if pool is None:
+            yield None
+            return
         try:
             yield pool
-        finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
+        except BaseException:
+            _shut_down(pool, kill=True)
+            raise
+        _shut_down(pool, kill=False)
 
     @override
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -180,7 +190,7 @@ class FeatureEmbeddings(Callback):
         started = time.perf_counter()
         data = trainer.datamodule
         images, targets = data.splits[SPLIT]
-        chosen = stratified_subset(targets, self.num_images, self.seed)
+        chosen = torch.from_numpy(stratified_subset(targets.numpy(), self.num_images, self.seed))
         with best_weights(trainer, pl_module, "Feature embeddings") if best else nullcontext():
             taps, predictions = read_taps(
                 pl_module, data.to_model_input, images[chosen], self.batch_size
@@ -236,7 +246,11 @@ class FeatureEmbeddings(Callback):
             )
             scores.update(_keyed(FEATURE_SPACE, tap, separation))
         if writer is not None and self.projector:
-            self._write_projector(writer, taps, labels, predictions, images, class_names, step)
+            metadata = {"label": labels.tolist(), "class": [class_names[i] for i in labels]}
+            if predictions is not None:
+                metadata["predicted"] = [class_names[i] for i in predictions.tolist()]
+            features = {tap: values.numpy() for tap, values in taps.items()}
+            write_projector(writer.log_dir, step, features, metadata, sprite_thumbnails(images))
 
         points: dict[str, dict] = {method: {} for method in self.projections}
         sheets = []
@@ -257,15 +271,6 @@ class FeatureEmbeddings(Callback):
             )
         return scores
 
-    @staticmethod
-    def _write_projector(writer, taps, labels, predictions, images, class_names, step) -> None:
-        metadata = {"label": labels.tolist(), "class": [class_names[i] for i in labels]}
-        if predictions is not None:
-            metadata["predicted"] = [class_names[i] for i in predictions.tolist()]
-        thumbnails = sprite_thumbnails(images)
-        for tap, features in taps.items():
-            add_projector_embedding(writer, tap, features, metadata, thumbnails, step)
-
 
 def _keyed(space: str, tap: str, separation: dict[str, float]) -> dict[str, float]:
     """``separation_scores`` under their ``metrics.json`` keys."""
@@ -273,6 +278,11 @@ def _keyed(space: str, tap: str, separation: dict[str, float]) -> dict[str, floa
         SEPARATION_KEY.format(space=space, tap=tap, score=name): value
         for name, value in separation.items()
     }
+
+
+def _shut_down(pool: ProcessPoolExecutor, kill: bool) -> None:
+    """Waits for the workers to finish, or with ``kill`` (after an error) stops them at once."""
+    pool.shutdown(wait=not kill, kill_workers=kill)
 
 
 def _start(pool: Executor | None, job) -> Future:

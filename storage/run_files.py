@@ -156,7 +156,8 @@ def save_figure(figure, path: str | os.PathLike, dpi: int = 120) -> Path:
 
 
 def save_png(pixels, path: str | os.PathLike) -> Path:
-    """Save ``[H, W, 3]`` uint8 pixels (e.g. a drawn figure) as PNG atomically."""
+    """Save ``[H, W, 3]`` RGB or ``[H, W]`` grey uint8 pixels (e.g. a drawn figure) as PNG
+    atomically."""
     import io
 
     from PIL import Image

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -176,10 +177,11 @@ def test_model_without_taps_is_skipped(tmp_path, caplog):
 
 
 def test_subset_is_stratified_and_fixed():
-    targets = torch.arange(1000) % 10
-    chosen = stratified_subset(targets, 200, seed=3)
-    assert torch.equal(chosen, stratified_subset(targets, 200, seed=3))
-    assert torch.bincount(targets[chosen]).tolist() == [20] * 10
+    labels = np.arange(1000) % 10
+    chosen = stratified_subset(labels, 200, seed=3)
+    np.testing.assert_array_equal(chosen, stratified_subset(labels, 200, seed=3))
+    assert np.bincount(labels[chosen]).tolist() == [20] * 10
+    assert (np.diff(chosen) > 0).all()
 
 
 def test_thumbnails_shrink_to_keep_the_sprite_within_limits():
@@ -216,3 +218,30 @@ def test_worker_processes_give_the_numbers_and_figures_of_one_process(compose_cf
     # maps, and so every score and every figure, are bit for bit the same.
     assert len(results[0][0]) == 2 * len(TAPS) * (len(METHODS) + 1)
     assert results[2] == results[0]
+
+
+def test_workers_import_the_analysis_libraries_but_not_torch():
+    pool = FeatureEmbeddings(num_workers=2)._start_pool(num_taps=3)
+    try:
+        # Evaluated in a worker: what its interpreter imported to start and run a job.
+        loaded = pool.submit(eval, "sorted(__import__('sys').modules)").result()
+    finally:
+        pool.shutdown(kill_workers=True)
+    assert {"sklearn.manifold", "matplotlib.backends.backend_agg"} <= set(loaded)
+    assert not {"torch", "lightning", "hydra"} & {name.split(".")[0] for name in loaded}
+
+
+@pytest.mark.parametrize(
+    ("threads", "expected"),
+    [(1, None), (2, 3), (4, 4), (16, 6)],  # 3 taps x 2 projections = 6 jobs
+)
+def test_default_workers_one_per_thread_at_least_one_per_tap(monkeypatch, threads, expected):
+    started = []
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    monkeypatch.setattr(
+        "callbacks.feature_embeddings.ProcessPoolExecutor",
+        lambda workers, **_: started.append(workers) or SimpleNamespace(submit=lambda job: None),
+    )
+    pool = FeatureEmbeddings()._start_pool(num_taps=3)
+    assert (pool is None) == (expected is None)
+    assert started == ([] if expected is None else [expected])
