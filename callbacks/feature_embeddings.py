@@ -219,13 +219,14 @@ class FeatureEmbeddings(Callback):
     ) -> dict[str, float]:
         out_dir = Path(trainer.default_root_dir) / EMBEDDINGS_DIR
         step = trainer.global_step
+        taps = {tap: features.numpy() for tap, features in taps.items()}
         jobs = [
             partial(
                 project_tap,
                 estimator,
                 method,
                 tap,
-                features.numpy(),
+                features,
                 labels,
                 class_names,
                 out_dir / f"{method}_{tap}.png",
@@ -241,16 +242,13 @@ class FeatureEmbeddings(Callback):
 
         scores: dict[str, float] = {}
         for tap, features in taps.items():
-            separation = separation_scores(
-                features.numpy(), labels, self.knn_neighbors, seed=self.seed
-            )
+            separation = separation_scores(features, labels, self.knn_neighbors, seed=self.seed)
             scores.update(_keyed(FEATURE_SPACE, tap, separation))
         if writer is not None and self.projector:
             metadata = {"label": labels.tolist(), "class": [class_names[i] for i in labels]}
             if predictions is not None:
                 metadata["predicted"] = [class_names[i] for i in predictions.tolist()]
-            features = {tap: values.numpy() for tap, values in taps.items()}
-            write_projector(writer.log_dir, step, features, metadata, sprite_thumbnails(images))
+            write_projector(writer.log_dir, step, taps, metadata, sprite_thumbnails(images))
 
         points: dict[str, dict] = {method: {} for method in self.projections}
         sheets = []
