@@ -1,14 +1,17 @@
 """Matplotlib figures of class structure: 2-D embeddings coloured by class, confusion matrices.
 
 Figures are built with the object-oriented API (no pyplot state), so callbacks can render
-them in any process and save them with :func:`storage.run_files.save_figure`.
+them in any process; :func:`draw` renders one once for both its PNG and TensorBoard.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+
+from storage.run_files import save_png
 
 
 def _class_colors(num_classes: int):
@@ -86,6 +89,13 @@ def figure_pixels(figure, dpi: int = 120) -> np.ndarray:
     canvas = FigureCanvasAgg(figure)
     canvas.draw()
     return np.array(canvas.buffer_rgba())[..., :3]
+
+
+def draw(figure, png_path: str | os.PathLike) -> np.ndarray:
+    """``figure`` rendered once and saved as PNG; its pixels, e.g. for TensorBoard."""
+    pixels = figure_pixels(figure)
+    save_png(pixels, png_path)
+    return pixels
 
 
 def confusion_figure(matrix: np.ndarray, class_names: Sequence[str], title: str = ""):

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.figures import embedding_figure, embedding_sheet, figure_pixels
+from analysis.figures import draw, embedding_figure, embedding_sheet
 from analysis.projections import project_2d
 from analysis.separation import separation_scores
-from storage.run_files import save_png
 
 
 @dataclass(frozen=True)
@@ -64,19 +63,25 @@ def draw_sheet(
     return draw(embedding_sheet(points_by_tap, labels, class_names, method), png_path)
 
 
-def draw(figure, png_path: str | os.PathLike) -> np.ndarray:
-    pixels = figure_pixels(figure)
-    save_png(pixels, png_path)
-    return pixels
+# What the jobs import: a worker, or the process its workers are forked from, imports them
+# up front, so that no job pays for them.
+JOB_MODULES = (
+    "matplotlib.backends.backend_agg",
+    "matplotlib.figure",  # builds its artist classes on import: most of a first figure's cost
+    "sklearn.decomposition",
+    "sklearn.manifold",
+    "sklearn.metrics",
+    "sklearn.model_selection",
+    "sklearn.neighbors",
+)
 
 
 def start_worker() -> None:
-    """Initialises a worker process: imports what the jobs need, so that its first job does not
-    pay for them, and leaves Ctrl-C to the run's own process, which shuts the workers down."""
+    """Initialises a worker process: imports what the jobs need (:data:`JOB_MODULES`), and
+    leaves Ctrl-C to the run's own process, which shuts the workers down."""
+    import importlib
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    import matplotlib.backends.backend_agg  # noqa: F401
-    import sklearn.decomposition
-    import sklearn.manifold
-    import sklearn.neighbors  # noqa: F401
+    for module in JOB_MODULES:
+        importlib.import_module(module)

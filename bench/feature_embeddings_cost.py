@@ -47,11 +47,10 @@ def main() -> None:
     from threadpoolctl import threadpool_limits
     from torch.utils.tensorboard import SummaryWriter
 
-    from analysis.figures import embedding_figure, embedding_sheet
+    from analysis.figures import draw, embedding_figure, embedding_sheet
     from analysis.projections import project_2d, stratified_subset
     from analysis.projector import sprite_thumbnails, write_projector
     from analysis.separation import separation_scores
-    from analysis.tap_projection import draw
     from callbacks.feature_embeddings import read_taps
     from runs import build
     from runs.config_env import compose

@@ -12,10 +12,10 @@ from lightning.pytorch.utilities.types import STEP_OUTPUT
 from typing_extensions import override
 
 from analysis.confusion import TOP_CONFUSED_KEY, format_pair, top_confused_pairs
-from analysis.figures import confusion_figure
+from analysis.figures import confusion_figure, draw
 from lightning_modules.protocols import Classifier
-from storage.run_files import save_figure, update_metrics, write_json
-from storage.tensorboard import log_figure, tensorboard_writer
+from storage.run_files import update_metrics, write_json
+from storage.tensorboard import log_pixels, tensorboard_writer
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +80,12 @@ class ConfusionMatrix(Callback):
             str(i) for i in range(len(matrix))
         ]
         figure = confusion_figure(matrix.numpy(), class_names, title="test confusion (row = true)")
-        save_figure(figure, Path(trainer.default_root_dir) / self.filename)
+        pixels = draw(figure, Path(trainer.default_root_dir) / self.filename)
         write_json(
             Path(trainer.default_root_dir) / CONFUSION_JSON,
             {"classes": list(class_names), "matrix": matrix.tolist()},
         )
-        log_figure(tensorboard_writer(trainer), CONFUSION_TAG, figure, trainer.global_step)
+        log_pixels(tensorboard_writer(trainer), CONFUSION_TAG, pixels, trainer.global_step)
 
         pairs = top_confused_pairs(matrix, class_names, self.top_k)
         update_metrics(trainer.default_root_dir, {TOP_CONFUSED_KEY: pairs})

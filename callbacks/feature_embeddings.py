@@ -8,6 +8,7 @@ raw features for TensorBoard's projector, and class-separation numbers into ``me
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import time
 from concurrent.futures import Executor, Future, as_completed
 from contextlib import contextmanager, nullcontext
@@ -18,12 +19,19 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 from loky import ProcessPoolExecutor
+from loky.backend.context import get_context
 from typing_extensions import override
 
 from analysis.projections import default_projections, stratified_subset
 from analysis.projector import sprite_thumbnails, write_projector
 from analysis.separation import FEATURE_SPACE, SEPARATION_KEY, separation_scores
-from analysis.tap_projection import ProjectedTap, draw_sheet, project_tap, start_worker
+from analysis.tap_projection import (
+    JOB_MODULES,
+    ProjectedTap,
+    draw_sheet,
+    project_tap,
+    start_worker,
+)
 from callbacks.best_weights import best_weights
 from lightning_modules.protocols import Classifier, FeatureTaps, LabelledImageData
 from storage.run_files import update_metrics
@@ -133,10 +141,7 @@ class FeatureEmbeddings(Callback):
             workers = min(max(torch.get_num_threads(), num_taps), num_taps * len(self.projections))
         if workers < 2:
             return None
-        # Fresh interpreters, not forks (a fork of a process whose OpenMP threads have run can
-        # hang), and, unlike multiprocessing's spawn, without re-running the entry point's
-        # imports: a worker imports NumPy, scikit-learn and matplotlib only, not torch.
-        pool = ProcessPoolExecutor(workers, initializer=start_worker)
+        pool = ProcessPoolExecutor(workers, context=_worker_context(), initializer=start_worker)
         for _ in range(workers):
             pool.submit(int)  # starts every worker now
         return pool
@@ -276,6 +281,21 @@ def _keyed(space: str, tap: str, separation: dict[str, float]) -> dict[str, floa
         SEPARATION_KEY.format(space=space, tap=tap, score=name): value
         for name, value in separation.items()
     }
+
+
+def _worker_context():
+    """How the workers start: forked from a fork server that has imported the jobs' libraries
+    once (and the entry point, whose own imports are light) but never torch, so a worker costs
+    a fork instead of importing scikit-learn and matplotlib again; the fork server has run no
+    OpenMP threads, which a fork of the training process would inherit in a state that can
+    hang. Where there is no fork server, fresh interpreters that import the libraries
+    themselves, still without torch (loky's default)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return None
+    context = get_context("forkserver")
+    # Takes effect when the fork server starts, at the first pool of this process.
+    context.set_forkserver_preload(["__main__", *JOB_MODULES])
+    return context
 
 
 def _shut_down(pool: ProcessPoolExecutor, kill: bool) -> None:

@@ -36,12 +36,6 @@ def read_scalars(
     }
 
 
-def log_figure(writer, tag: str, figure, step: int) -> None:
-    """Render a matplotlib figure into TensorBoard's Images tab (no-op without a writer)."""
-    if writer is not None:
-        writer.add_figure(tag, figure, global_step=step, close=False)
-
-
 def log_pixels(writer, tag: str, pixels, step: int) -> None:
     """``[H, W, 3]`` uint8 pixels into TensorBoard's Images tab (no-op without a writer)."""
     if writer is not None:

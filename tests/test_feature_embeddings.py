@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
 from types import SimpleNamespace
 
 import numpy as np
@@ -229,6 +231,20 @@ def test_workers_import_the_analysis_libraries_but_not_torch():
         pool.shutdown(kill_workers=True)
     assert {"sklearn.manifold", "matplotlib.backends.backend_agg"} <= set(loaded)
     assert not {"torch", "lightning", "hydra"} & {name.split(".")[0] for name in loaded}
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="no fork server here"
+)
+def test_workers_are_forked_from_one_process_that_imported_their_libraries():
+    pool = FeatureEmbeddings(num_workers=2)._start_pool(num_taps=3)
+    try:
+        parents = {pool.submit(os.getppid).result() for _ in range(8)}
+    finally:
+        pool.shutdown(kill_workers=True)
+    # Not this process's children: forks of the fork server, which did the imports once.
+    assert len(parents) == 1
+    assert os.getpid() not in parents
 
 
 @pytest.mark.parametrize(
