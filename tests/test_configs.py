@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,7 @@ from hydra.utils import instantiate
 
 from runs import build
 from runs.config_env import CONF_DIR, compose
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 
 def options(group: str) -> list[str]:
@@ -91,6 +93,22 @@ def test_help_lists_groups():
         "data: fashion_mnist",
     ):
         assert group in result.stdout
+
+
+def test_entry_points_import_without_torch():
+    # Keeps --help and config errors instant, and the analysis fork server (which imports the
+    # entry point once) free of torch.
+    entry_points = ["train", "eval", "predict", "export", "report"]
+    probe = (
+        "import importlib, sys\n"
+        f"for name in {entry_points!r}: importlib.import_module(name)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'lightning', 'sklearn'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize(
