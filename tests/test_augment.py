@@ -63,8 +63,27 @@ def test_out_of_range_settings_are_refused_naming_the_key():
         BatchAugment(erase_scale=(0.5, 0.1))
 
 
-class _FirstBatches(Callback):
-    """Keeps the first training and validation batch of the fit, as the model gets them."""
+@pytest.mark.parametrize("shape", [(3, 32, 32), (3, 24, 40)], ids=["rgb32", "wide"])
+def test_crop_and_flip_move_every_channel_of_any_size_together(shape):
+    images = torch.randint(1, 256, (32, *shape), dtype=torch.uint8)  # no 0: padding shows
+    flipped = BatchAugment(crop_padding=0, flip_p=0.5, erase_p=0.0)(images, seed=1)
+    changed = (flipped != images).flatten(1).any(1)
+    assert 0 < changed.sum() < len(images)
+    assert torch.equal(flipped[changed], images[changed].flip(-1))
+
+    p, (_, h, w) = 2, shape
+    cropped = BatchAugment(crop_padding=p, flip_p=0.0, erase_p=0.0)(images, seed=1)
+    assert cropped.shape == images.shape
+    padded = torch.nn.functional.pad(images, (p, p, p, p))
+    windows = [(dy, dx) for dy in range(2 * p + 1) for dx in range(2 * p + 1)]
+    for out, source in zip(cropped, padded, strict=True):
+        # One window of the padded image, the same for all channels.
+        assert any(torch.equal(out, source[:, dy : dy + h, dx : dx + w]) for dy, dx in windows)
+    assert not torch.equal(cropped, images)
+
+
+class FirstBatches(Callback):
+    """Keeps the first training, validation and test batch, as the model gets them."""
 
     def __init__(self) -> None:
         self.batches: dict[str, torch.Tensor] = {}
@@ -76,6 +95,9 @@ class _FirstBatches(Callback):
         if not trainer.sanity_checking:
             self.batches.setdefault("val", batch[0].clone())
 
+    def on_test_batch_start(self, trainer, pl_module, batch, batch_idx, dl_idx=0) -> None:
+        self.batches.setdefault("test", batch[0].clone())
+
 
 def test_only_training_batches_are_augmented(compose_cfg):
     cfg = compose_cfg(AUGMENT, "trainer.max_epochs=1", "+trainer.limit_train_batches=2")
@@ -86,7 +108,7 @@ def test_only_training_batches_are_augmented(compose_cfg):
     loader = data.train_dataloader()
     loader.sampler.set_epoch(0)
     first_images, _ = next(iter(loader))
-    seen = _FirstBatches()
+    seen = FirstBatches()
     build.trainer(cfg, [seen], []).fit(model, datamodule=data)
 
     plain = data.to_model_input(first_images.clone())

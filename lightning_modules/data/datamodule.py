@@ -3,31 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-import lightning as L
 import torch
-from torch.utils.data import DataLoader
 from typing_extensions import override
 
-from lightning_modules.data.augment import BatchAugment, batch_seed
-from lightning_modules.data.batches import batch_loader
+from lightning_modules.data.augment import BatchAugment
 from lightning_modules.data.files import DatasetError, ensure_idx_files
+from lightning_modules.data.in_memory import InMemoryImageDataModule, Splits
 
 
-class IDXImageDataModule(L.LightningDataModule):
+class IDXImageDataModule(InMemoryImageDataModule):
     """Train/val/test splits of a torchvision MNIST-style dataset, as tensors in memory.
 
-    Images stay uint8 until a batch reaches its device, where they become floats in
-    [0, 1] and, if ``normalize``, are standardised with ``mean``/``std``. The validation
-    split is carved from the training set with a seeded permutation; the official test
-    set is the test split.
+    The validation split is carved from the training set with a seeded permutation; the
+    official test set is the test split. Batches, inputs and augmentation are those of
+    :class:`~lightning_modules.data.in_memory.InMemoryImageDataModule`.
 
-    With ``on_device`` (default) and an accelerator, the uint8 splits are moved to the
-    accelerator once, so batches are sliced there and never copied from the host.
-
-    ``augment`` (``data.augment``), if given, changes the training batches on their device,
-    before they become floats; validation, test and the splits themselves stay as they are.
+    Args:
+        dataset_class: the torchvision dataset whose IDX files and reader are used.
+        data_dir: where its files are (or go).
+        system_dirs: verified copies to extract from before trying a download.
+        download: whether torchvision may download missing files.
+        val_size: training images held out for validation.
+        batch_size, eval_batch_size, normalize, mean, std, seed, on_device, augment: as for
+            :class:`~lightning_modules.data.in_memory.InMemoryImageDataModule`.
     """
 
     def __init__(
@@ -46,35 +45,29 @@ class IDXImageDataModule(L.LightningDataModule):
         on_device: bool = True,
         augment: BatchAugment | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(
+            class_names=list(dataset_class.classes),
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            normalize=normalize,
+            mean=mean,
+            std=std,
+            seed=seed,
+            on_device=on_device,
+            augment=augment,
+        )
         self.dataset_class = dataset_class
         self.data_dir = data_dir
         self.system_dirs = list(system_dirs)
         self.download = download
-        self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size or max(batch_size, 1000)
         self.val_size = val_size
-        self.normalize = normalize
-        self.mean = mean
-        self.std = std
-        self.seed = seed
-        self.on_device = on_device
-        self.augment = augment
-        self.class_names: list[str] = list(dataset_class.classes)
-        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
 
     @override
     def prepare_data(self) -> None:
         ensure_idx_files(self.dataset_class, self.data_dir, self.system_dirs, self.download)
 
     @override
-    def setup(self, stage: str | None = None) -> None:
-        if self.splits:
-            return
+    def read_splits(self) -> Splits:
         ensure_idx_files(self.dataset_class, self.data_dir, self.system_dirs, self.download)
         train = self._read(train=True)
         test = self._read(train=False)
@@ -86,14 +79,11 @@ class IDXImageDataModule(L.LightningDataModule):
             )
         order = torch.randperm(n_train, generator=torch.Generator().manual_seed(self.seed))
         val_idx, train_idx = order[: self.val_size], order[self.val_size :]
-        self.splits = {
+        return {
             "train": (train[0][train_idx], train[1][train_idx]),
             "val": (train[0][val_idx], train[1][val_idx]),
             "test": test,
         }
-        device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
-        if self.on_device and device.type != "cpu":
-            self.splits = {k: (x.to(device), y.to(device)) for k, (x, y) in self.splits.items()}
 
     def _read(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         try:
@@ -104,52 +94,3 @@ class IDXImageDataModule(L.LightningDataModule):
                 f"Delete {self.data_dir}/{self.dataset_class.__name__} and run again."
             ) from err
         return ds.data.unsqueeze(1).contiguous(), ds.targets.long()
-
-    def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
-        images, targets = self.splits[split]
-        trainer = self.trainer
-        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
-        return batch_loader(
-            images,
-            targets,
-            batch_size=batch_size,
-            shuffle=shuffle,
-            seed=self.seed,
-            rank=rank,
-            world_size=world,
-        )
-
-    @override
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True, batch_size=self.batch_size)
-
-    @override
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False, batch_size=self.eval_batch_size)
-
-    @override
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False, batch_size=self.eval_batch_size)
-
-    def to_model_input(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 images -> the float tensors models see."""
-        x = images.float().div_(255.0)
-        if self.normalize:
-            x = x.sub_(self.mean).div_(self.std)
-        return x
-
-    @override
-    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        if isinstance(batch, torch.Tensor):  # an example input (model summary), already float
-            return batch
-        images, targets = batch
-        if self.augment is not None and self.trainer is not None and self.trainer.training:
-            images = self.augment(images, self._train_batch_seed())
-        return self.to_model_input(images), targets
-
-    def _train_batch_seed(self) -> int:
-        trainer = self.trainer
-        # The index of the batch being moved: Lightning counts it as ready only after this hook,
-        # and restores the count with the loops' state on resume.
-        batch = trainer.fit_loop.epoch_loop.batch_progress.current.ready
-        return batch_seed(self.seed, trainer.current_epoch, batch, trainer.global_rank)

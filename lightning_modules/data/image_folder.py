@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import lightning as L
 import torch
-from torch.utils.data import DataLoader
 from typing_extensions import override
 
-from lightning_modules.data.batches import batch_loader
+from lightning_modules.data.augment import BatchAugment
 from lightning_modules.data.files import DatasetError
 from lightning_modules.data.image_cache import folder_samples, load_or_decode
-from lightning_modules.data.images import scale
+from lightning_modules.data.in_memory import InMemoryImageDataModule, Splits
 from lightning_modules.data.layout import TEST_DIR, TRAIN_DIR, class_folders, class_folders_of
 
 CHANNEL_CHOICES = (1, 3)
@@ -38,14 +35,14 @@ def _split(targets: torch.Tensor, size: float, seed: int, what: str):
         ) from err
 
 
-class ImageFolderDataModule(L.LightningDataModule):
+class ImageFolderDataModule(InMemoryImageDataModule):
     """Train/val/test splits of ``<root>/train/<class>/*`` (and ``<root>/test/<class>/*``).
 
     Every image is decoded once to ``channels`` (1: grey, 3: RGB) and ``image_size`` pixels a
     side (aspect ratio kept, padded with black) and cached under ``cache_dir``; from then on
-    the data is handled like Fashion-MNIST: uint8 in memory, floats in [0, 1] on the device,
-    standardised with ``mean``/``std`` if ``normalize``. A file that cannot be decoded stops
-    the run with its name, so the cache never holds a partial data set.
+    the data is handled like Fashion-MNIST, by
+    :class:`~lightning_modules.data.in_memory.InMemoryImageDataModule`. A file that cannot be
+    decoded stops the run with its name, so the cache never holds a partial data set.
 
     Args:
         root: the folder holding ``train/`` and, optionally, ``test/``.
@@ -55,8 +52,8 @@ class ImageFolderDataModule(L.LightningDataModule):
         val_size: the class-stratified share (< 1) or count of the training images for validation.
         num_classes: when given, must equal the number of class folders.
         cache_dir: where decoded arrays are kept (``None``: decode every time).
-        batch_size, eval_batch_size, normalize, mean, std, seed, on_device: as for
-            :class:`~lightning_modules.data.datamodule.IDXImageDataModule`.
+        batch_size, eval_batch_size, normalize, mean, std, seed, on_device, augment: as for
+            :class:`~lightning_modules.data.in_memory.InMemoryImageDataModule`.
     """
 
     def __init__(
@@ -75,34 +72,33 @@ class ImageFolderDataModule(L.LightningDataModule):
         seed: int = 0,
         cache_dir: str | None = None,
         on_device: bool = True,
+        augment: BatchAugment | None = None,
     ) -> None:
-        super().__init__()
         if channels not in CHANNEL_CHOICES:
             raise ValueError(f"data.channels={channels}; use one of {list(CHANNEL_CHOICES)}")
-        self.root = Path(root)
-        self.class_names = class_folders(root)
-        if num_classes is not None and num_classes != len(self.class_names):
+        class_names = class_folders(root)
+        if num_classes is not None and num_classes != len(class_names):
             raise DatasetError(
                 f"data.num_classes={num_classes} but {root}/{TRAIN_DIR} has "
-                f"{len(self.class_names)} class folders {self.class_names}"
+                f"{len(class_names)} class folders {class_names}"
             )
+        super().__init__(
+            class_names=class_names,
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            normalize=normalize,
+            mean=mean,
+            std=std,
+            seed=seed,
+            on_device=on_device,
+            augment=augment,
+        )
+        self.root = Path(root)
         self.image_size = image_size
         self.channels = channels
-        self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size or max(batch_size, 1000)
         self.val_size = val_size
         self.test_size = test_size
-        self.normalize = normalize
-        self.mean = mean
-        self.std = std
-        self.seed = seed
         self.cache_dir = cache_dir
-        self.on_device = on_device
-        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
 
     def _decoded(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         parts = {TRAIN_DIR: folder_samples(self.root / TRAIN_DIR, self.class_names)}
@@ -123,9 +119,7 @@ class ImageFolderDataModule(L.LightningDataModule):
             self._decoded()  # decodes and caches once, before the ranks of a DDP run read
 
     @override
-    def setup(self, stage: str | None = None) -> None:
-        if self.splits:
-            return
+    def read_splits(self) -> Splits:
         decoded = self._decoded()
         images, targets = decoded[TRAIN_DIR]
         if TEST_DIR in decoded:
@@ -135,48 +129,8 @@ class ImageFolderDataModule(L.LightningDataModule):
             test = (images[held], targets[held])
             images, targets = images[kept], targets[kept]
         kept, held = _split(targets, self.val_size, self.seed, "data.val_size")
-        self.splits = {
+        return {
             "train": (images[kept], targets[kept]),
             "val": (images[held], targets[held]),
             "test": test,
         }
-        device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
-        if self.on_device and device.type != "cpu":
-            self.splits = {k: (x.to(device), y.to(device)) for k, (x, y) in self.splits.items()}
-
-    def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
-        images, targets = self.splits[split]
-        trainer = self.trainer
-        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
-        return batch_loader(
-            images,
-            targets,
-            batch_size=batch_size,
-            shuffle=shuffle,
-            seed=self.seed,
-            rank=rank,
-            world_size=world,
-        )
-
-    @override
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True, batch_size=self.batch_size)
-
-    @override
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False, batch_size=self.eval_batch_size)
-
-    @override
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False, batch_size=self.eval_batch_size)
-
-    def to_model_input(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 images -> the float tensors models see."""
-        return scale(images, self.normalize, self.mean, self.std)
-
-    @override
-    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        if isinstance(batch, torch.Tensor):  # an example input (model summary), already float
-            return batch
-        images, targets = batch
-        return self.to_model_input(images), targets

@@ -1,0 +1,130 @@
+"""The base of the data modules that hold every split in memory as uint8 tensors."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+from typing_extensions import override
+
+from lightning_modules.data.augment import BatchAugment, batch_seed
+from lightning_modules.data.batches import batch_loader
+from lightning_modules.data.images import scale
+
+Splits = dict[str, tuple[torch.Tensor, torch.Tensor]]
+
+
+class InMemoryImageDataModule(L.LightningDataModule, ABC):
+    """Train/val/test splits as (uint8 images ``[N, C, H, W]``, int64 targets), in memory.
+
+    A subclass only reads its splits (:meth:`read_splits`); this class keeps them, serves their
+    batches and turns them into what the model sees. Images stay uint8 until a batch reaches
+    its device, where they become floats in [0, 1] and, if ``normalize``, are standardised with
+    ``mean``/``std``. With ``on_device`` and an accelerator, the splits are moved there once,
+    so batches are sliced on the device and never copied from the host.
+
+    ``augment`` (``data.augment``), if given, changes the training batches on their device,
+    before they become floats; validation, test and the splits themselves stay as they are.
+
+    Args:
+        class_names: the name of each class, by target.
+        batch_size: images per training batch.
+        eval_batch_size: images per validation or test batch; ``None``: at least 1000.
+        normalize: standardise the inputs with ``mean`` and ``std``.
+        mean: subtracted from the pixels in [0, 1].
+        std: what they are divided by then.
+        seed: seeds the shuffling of every epoch and the augmentation of every batch.
+        on_device: keep the splits on the accelerator, when there is one.
+        augment: the training-batch augmentation, or ``None``.
+    """
+
+    def __init__(
+        self,
+        class_names: list[str],
+        batch_size: int = 128,
+        eval_batch_size: int | None = None,
+        normalize: bool = True,
+        mean: float = 0.5,
+        std: float = 0.5,
+        seed: int = 0,
+        on_device: bool = True,
+        augment: BatchAugment | None = None,
+    ) -> None:
+        super().__init__()
+        self.class_names = class_names
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or max(batch_size, 1000)
+        self.normalize = normalize
+        self.mean = mean
+        self.std = std
+        self.seed = seed
+        self.on_device = on_device
+        self.augment = augment
+        self.splits: Splits = {}
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @abstractmethod
+    def read_splits(self) -> Splits:
+        """``{"train": ..., "val": ..., "test": ...}``, each (uint8 images, targets) on the CPU."""
+
+    @override
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return  # read once: fit, then test, reuse the same tensors
+        splits = self.read_splits()
+        device = self.trainer.strategy.root_device if self.trainer else torch.device("cpu")
+        if self.on_device and device.type != "cpu":
+            splits = {k: (x.to(device), y.to(device)) for k, (x, y) in splits.items()}
+        self.splits = splits
+
+    def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
+        images, targets = self.splits[split]
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+        return batch_loader(
+            images,
+            targets,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=self.seed,
+            rank=rank,
+            world_size=world,
+        )
+
+    @override
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True, batch_size=self.batch_size)
+
+    @override
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False, batch_size=self.eval_batch_size)
+
+    @override
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False, batch_size=self.eval_batch_size)
+
+    def to_model_input(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 images -> the float tensors models see."""
+        return scale(images, self.normalize, self.mean, self.std)
+
+    @override
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        if isinstance(batch, torch.Tensor):  # an example input (model summary), already float
+            return batch
+        images, targets = batch
+        if self.augment is not None and self.trainer is not None and self.trainer.training:
+            images = self.augment(images, self._train_batch_seed())
+        return self.to_model_input(images), targets
+
+    def _train_batch_seed(self) -> int:
+        trainer = self.trainer
+        # The index of the batch being moved: Lightning counts it as ready only after this hook,
+        # and restores the count with the loops' state on resume.
+        batch = trainer.fit_loop.epoch_loop.batch_progress.current.ready
+        return batch_seed(self.seed, trainer.current_epoch, batch, trainer.global_rank)
