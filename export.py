@@ -6,6 +6,8 @@ python export.py ckpt_path=<file> format=torchscript output=model.pt
 
 from __future__ import annotations
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
@@ -18,7 +20,10 @@ config_env.setup()
 def main(cfg: DictConfig) -> None:
     from runs.export import export
 
-    print(export(cfg))
+    path = export(cfg)
+    if not path.is_file():  # exit 0 means the file is there
+        sys.exit(f"Error: the export reported {path}, but no file is there; nothing was written.")
+    print(path)
 
 
 if __name__ == "__main__":
