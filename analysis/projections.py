@@ -42,7 +42,14 @@ def stratified_subset(labels: np.ndarray, size: int, seed: int = 0) -> np.ndarra
 
 
 def project_2d(estimator, features: np.ndarray) -> np.ndarray:
-    """``features`` ``[N, D]`` mapped to ``[N, 2]`` by a fresh copy of an sklearn estimator."""
+    """``features`` ``[N, D]`` mapped to ``[N, 2]`` by a fresh copy of an sklearn estimator.
+
+    Features that are the same for every image (a collapsed net, e.g. dead ReLUs after too
+    large a learning rate) map to one point: t-SNE's PCA initialisation divides by their zero
+    spread, and scikit-learn's Barnes-Hut code then crashes the whole process.
+    """
     from sklearn.base import clone
 
+    if len(features) == 0 or np.allclose(features, features[0]):
+        return np.zeros((len(features), 2), dtype=np.float32)
     return np.asarray(clone(estimator).fit_transform(features), dtype=np.float32)

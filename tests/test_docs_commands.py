@@ -67,8 +67,14 @@ trainer:
 callbacks:
   progress_bar:
     mode: none
+  # The end-of-fit analysis costs most of a tiny run: fewer points, t-SNE's fewest iterations.
   feature_embeddings:
     num_workers: 0
+    num_images: 100
+    projector: false
+    projections:
+      tsne:
+        max_iter: 250
 """
 TINY_STUDY = """\
 # @package _global_

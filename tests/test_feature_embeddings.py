@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -22,7 +24,7 @@ from callbacks.feature_embeddings import FeatureEmbeddings
 from lightning_modules.protocols import Classifier, FeatureTaps
 from runs import build
 from storage.run_files import read_metrics
-from tests.conftest import compose_tiny
+from tests.conftest import ROOT, compose_tiny
 from tests.tensorboard_reading import event_tags, projector_embeddings, scalar_steps
 from train import train
 
@@ -184,6 +186,34 @@ def test_subset_is_stratified_and_fixed():
     np.testing.assert_array_equal(chosen, stratified_subset(labels, 200, seed=3))
     assert np.bincount(labels[chosen]).tolist() == [20] * 10
     assert (np.diff(chosen) > 0).all()
+
+
+COLLAPSED_TAP = """
+import numpy as np
+from analysis.projections import default_projections
+from analysis.tap_projection import project_tap
+labels = np.arange(100) % 10
+for method, estimator in default_projections(seed=0).items():
+    done = project_tap(estimator, method, "fc", np.zeros((100, 16), np.float32), labels,
+                       [str(i) for i in range(10)], "{out}/" + method + ".png")
+    assert (done.points == 0).all(), done.points
+    print(method, "ok")
+"""
+
+
+def test_a_collapsed_tap_maps_to_one_point_without_crashing(tmp_path):
+    # Before the guard, scikit-learn's t-SNE crashed the process (SIGSEGV) on such features,
+    # so it runs in a process of its own.
+    result = subprocess.run(
+        [sys.executable, "-c", COLLAPSED_TAP.format(out=tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["tsne", "ok", "pca", "ok"]
+    assert (tmp_path / "tsne.png").is_file()
 
 
 def test_thumbnails_shrink_to_keep_the_sprite_within_limits():

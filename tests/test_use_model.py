@@ -14,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
+from lightning_modules.data.images import invert_choice
 from runs import checkpoints
 from tests.conftest import run_cli, tiny_overrides
 from tests.tiny_data import TinyFashionMNIST, write_idx_dataset, write_image_folder
@@ -236,3 +237,16 @@ def test_predict_with_a_vae_writes_reconstructions_and_samples(tmp_path, tiny_da
     assert len(list((out / "samples").iterdir())) == 5
     assert Image.open(out / "samples" / "sample_000.png").size == (28, 28)
     assert not (out / "predictions.csv").exists()
+
+
+@pytest.mark.parametrize("typed, choice", [(True, "true"), (False, "false"), ("auto", "auto")])
+def test_invert_takes_what_the_command_line_gives(typed, choice):
+    # `invert=false` on the command line reaches the code as the boolean False.
+    assert invert_choice(typed) == choice
+
+
+def test_invert_refuses_other_values_naming_the_choices():
+    with pytest.raises(
+        ValueError, match=r"invert='sideways'; use one of \['auto', 'true', 'false'\]"
+    ):
+        invert_choice("sideways")

@@ -12,6 +12,15 @@ from PIL import Image, ImageOps
 INVERT_CHOICES = ("auto", "true", "false")
 
 
+def invert_choice(invert: str | bool) -> str:
+    """``invert`` as one of :data:`INVERT_CHOICES`; the command line's ``invert=true`` and
+    ``invert=false`` reach the code as booleans (YAML reads them so)."""
+    choice = str(invert).lower() if isinstance(invert, bool) else invert
+    if choice not in INVERT_CHOICES:
+        raise ValueError(f"invert={invert!r}; use one of {list(INVERT_CHOICES)}")
+    return choice
+
+
 def is_light_background(grey: Image.Image) -> bool:
     """Whether the border pixels are mostly light (a dark object on white paper)."""
     pixels = np.asarray(grey)
@@ -19,15 +28,14 @@ def is_light_background(grey: Image.Image) -> bool:
     return float(border.mean()) > 127.5
 
 
-def fit_image(image: Image.Image, image_size: int, channels: int, invert: str = "false"):
+def fit_image(image: Image.Image, image_size: int, channels: int, invert: str | bool = "false"):
     """``image`` as a uint8 tensor ``[channels, image_size, image_size]``.
 
     Converted to grey (1 channel) or RGB (3), scaled to fit with its aspect ratio kept and
     centred on black; inverted first when ``invert`` is ``true``, or ``auto`` and the
     background is light (Fashion-MNIST is light clothes on black).
     """
-    if invert not in INVERT_CHOICES:
-        raise ValueError(f"invert={invert!r}; use one of {list(INVERT_CHOICES)}")
+    invert = invert_choice(invert)
     image = ImageOps.exif_transpose(image)
     if image.mode in ("RGBA", "LA", "P") or "transparency" in image.info:
         # Transparent pixels count as the paper they would be drawn on: white.
@@ -78,11 +86,9 @@ class ImageTransform:
         invert: ``auto``, ``true`` or ``false``; see :func:`fit_image`.
     """
 
-    def __init__(self, spec: InputSpec, invert: str = "auto") -> None:
-        if invert not in INVERT_CHOICES:
-            raise ValueError(f"invert={invert!r}; use one of {list(INVERT_CHOICES)}")
+    def __init__(self, spec: InputSpec, invert: str | bool = "auto") -> None:
         self.spec = spec
-        self.invert = invert
+        self.invert = invert_choice(invert)
 
     def to_uint8(self, image: Image.Image) -> torch.Tensor:
         return fit_image(image, self.spec.image_size, self.spec.channels, self.invert)
