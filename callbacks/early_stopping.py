@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping
 from typing_extensions import override
@@ -30,6 +32,12 @@ class RecordedEarlyStopping(EarlyStopping):
         if min_delta < 0:
             raise ValueError(f"callbacks.early_stopping.min_delta={min_delta}: must be >= 0")
         super().__init__(monitor=monitor, mode=mode, patience=patience, min_delta=min_delta)
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        # Lightning restores the checkpoint's patience too; a resume applies this run's, as it
+        # does every other changed callback setting (callbacks/run_settings.py records it).
+        super().load_state_dict({**state_dict, "patience": self.patience})
 
     @override
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

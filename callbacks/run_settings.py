@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 
 # Settings whose change needs the restored optimizer and schedule rebuilt to take effect.
 SCHEDULE_KEYS = ("optimizer", "scheduler", "trainer/max_epochs")
+# Where the callbacks' settings are in this callback's state.
+_CALLBACK_STATE = "callback_settings"
 
 
 def changed_settings(saved: dict[str, Any], current: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
@@ -42,19 +44,28 @@ class RunSettings(Callback):
     Settings that change what the weights mean (model, data) are refused before the run starts
     (``runs.resume.check_run_dir``).
 
+    Callbacks are built from this run's config, so a changed callback setting applies as it
+    is; they are compared apart from the hyperparameters (which the HParams dashboard shows),
+    and only with a checkpoint that stored them.
+
     Args:
         settings: the run's flat settings, as ``runs.build.hyperparameters`` gives them.
+        callback_settings: the callbacks' flat settings, as ``runs.build.callback_settings``
+            gives them; ``runs.build.trainer`` sets them when not given here.
     """
 
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(
+        self, settings: dict[str, Any], callback_settings: dict[str, Any] | None = None
+    ) -> None:
         self.settings = settings
+        self.callback_settings = callback_settings or {}
         self.changed: dict[str, tuple[Any, Any]] = {}
         self.resumed_at_epoch: int | None = None
         self.batches_trained = 0  # by this process
 
     @override
     def state_dict(self) -> dict[str, Any]:
-        return {"settings": self.settings}
+        return {"settings": self.settings, _CALLBACK_STATE: self.callback_settings}
 
     @override
     def on_load_checkpoint(
@@ -65,9 +76,12 @@ class RunSettings(Callback):
     ) -> None:
         if trainer.state.fn != TrainerFn.FITTING:
             return
-        saved = checkpoint.get("callbacks", {}).get(self.state_key, {}).get("settings", {})
+        state = checkpoint.get("callbacks", {}).get(self.state_key, {})
         self.resumed_at_epoch = checkpoint.get("epoch", -1) + 1
-        self.changed = changed_settings(saved, self.settings)
+        self.changed = changed_settings(state.get("settings", {}), self.settings)
+        if _CALLBACK_STATE in state:  # not in checkpoints written before callbacks were stored
+            self.changed |= changed_settings(state[_CALLBACK_STATE], self.callback_settings)
+            self.changed = dict(sorted(self.changed.items()))
         if self.changed:
             # As overrides (optimizer.lr=0.05) that restore the original run's settings.
             lines = "\n".join(

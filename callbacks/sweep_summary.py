@@ -28,6 +28,7 @@ from storage.run_files import (
     read_metrics,
     save_figure,
 )
+from storage.tensorboard import write_sweep_experiment
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +110,9 @@ def main_metrics(jobs: list[Job]) -> list[str]:
 class SweepSummary(Callback):
     """Writes into the sweep dir ``summary.csv`` (every numeric metric), ``summary.md`` (the
     ``metrics`` to show, by default every test metric), ``sweep_<param>.png`` (those metrics
-    against each numeric swept parameter) and, where jobs drew prior samples,
-    ``prior_samples_sheet.png``.
+    against each numeric swept parameter), where jobs drew prior samples,
+    ``prior_samples_sheet.png``, and TensorBoard's HParams columns of all the jobs
+    (``hparams/``, :func:`storage.tensorboard.write_sweep_experiment`).
     """
 
     def __init__(self, metrics: list[str] | None = None) -> None:
@@ -124,6 +126,9 @@ class SweepSummary(Callback):
             log.warning("No jobs found in %s; no sweep summary", sweep_dir)
             return
         written = write_summary(sweep_dir, jobs, self.metrics or main_metrics(jobs))
+        # The jobs leave TensorBoard's HParams columns to the sweep, which has all of them.
+        if (experiment := write_sweep_experiment(sweep_dir)) is not None:
+            written.append(experiment)
         log.info("Sweep summary of %d jobs: %s", len(jobs), ", ".join(str(p) for p in written))
 
 

@@ -50,8 +50,39 @@ def _instantiate_group(group: DictConfig | None) -> list:
     return objects
 
 
+CALLBACK_GROUP = "callbacks"
+# A callback setting that refers to one of these is where files go, e.g. the checkpoint dir
+# ${paths.output_dir}/checkpoints: it differs between runs without changing what they do.
+_PATH_REFERENCE = re.compile(r"\$\{(paths\.|hydra:)")
+
+
 def callbacks(cfg: DictConfig) -> list:
-    return _instantiate_group(cfg.get("callbacks"))
+    return _instantiate_group(cfg.get(CALLBACK_GROUP))
+
+
+def callback_settings(cfg: DictConfig) -> dict:
+    """The callbacks' settings as flat primitive values, ``callbacks/<name>/<key>``.
+
+    A callback set to null has none. Left out: values that refer to a path (``paths.*``,
+    ``hydra:``). What a resume compares, with :func:`hyperparameters`, to list changed settings.
+    """
+    raw = OmegaConf.to_container(cfg, resolve=False).get(CALLBACK_GROUP) or {}
+    flat: dict = {}
+
+    def walk(key: str, raw_value) -> None:
+        if isinstance(raw_value, dict):
+            for child, raw_child in raw_value.items():
+                walk(f"{key}/{child}", raw_child)
+        elif not (isinstance(raw_value, str) and _PATH_REFERENCE.search(raw_value)):
+            value = OmegaConf.select(cfg, key.replace("/", "."))
+            if isinstance(value, Container):
+                value = str(OmegaConf.to_container(value, resolve=True))
+            flat[key] = value
+
+    for name, entry in raw.items():
+        if entry is not None:
+            walk(f"{CALLBACK_GROUP}/{name}", entry)
+    return flat
 
 
 def loggers(cfg: DictConfig) -> list:
@@ -59,6 +90,16 @@ def loggers(cfg: DictConfig) -> list:
 
 
 def trainer(cfg: DictConfig, callbacks: list, loggers: list):
+    """The Lightning Trainer with ``callbacks`` and ``loggers``.
+
+    A ``RunSettings`` among ``callbacks`` that has no callback settings gets
+    :func:`callback_settings`, so that a resume with a changed callback lists it.
+    """
+    from callbacks.run_settings import RunSettings
+
+    for callback in callbacks:
+        if isinstance(callback, RunSettings) and not callback.callback_settings:
+            callback.callback_settings = callback_settings(cfg)
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 

@@ -6,6 +6,7 @@ gives the configs to code that runs outside ``@hydra.main`` (data preparation, b
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,9 +30,31 @@ def _image_folder_classes(root: str) -> int:
     return len(class_folders(root))
 
 
+# The loggers Lightning's rank_zero_info writes through (lightning_utilities takes the last
+# one imported), and words of the advertisement it prints at every Trainer start.
+_RANK_ZERO_LOGGERS = (
+    "lightning.pytorch.utilities.rank_zero",
+    "lightning.fabric.utilities.rank_zero",
+)
+_LITLOGGER_TIP = ("Tip:", "litlogger")
+
+
+def _not_litlogger_tip(record: logging.LogRecord) -> bool:
+    """False for Lightning's "Tip: ... try installing litlogger" line, which no setting turns
+    off; every other line passes.
+
+    Args:
+        record: a line logged through Lightning's ``rank_zero_info``.
+    """
+    return not all(word in str(record.msg) for word in _LITLOGGER_TIP)
+
+
 def setup() -> None:
-    """Set ``PROJECT_ROOT`` (unless the user did) and register the resolvers; idempotent."""
+    """Set ``PROJECT_ROOT`` (unless the user did), register the resolvers and silence
+    Lightning's litlogger tip; idempotent."""
     os.environ.setdefault("PROJECT_ROOT", str(PROJECT_ROOT))
+    for name in _RANK_ZERO_LOGGERS:
+        logging.getLogger(name).addFilter(_not_litlogger_tip)  # the same filter once
     OmegaConf.register_new_resolver("coalesce", _coalesce, replace=True)
     # ``${pid:}``: this process's id, part of the default run dir (cached: one value a run).
     OmegaConf.register_new_resolver("pid", os.getpid, replace=True, use_cache=True)

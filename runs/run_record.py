@@ -10,7 +10,18 @@ from typing import Any
 
 from runs.build import overridden
 from storage.run_files import COMPLETED, FAILED, update_metrics
-from storage.tensorboard import close_event_file, tensorboard_logger, write_hparams
+from storage.tensorboard import (
+    FINAL_PREFIX,
+    STATUS_HPARAM,
+    close_event_file,
+    has_sweep_experiment,
+    tensorboard_logger,
+    write_hparams,
+    write_sweep_experiment,
+)
+
+# Hydra's record of a sweep (its basic sweeper's), in the sweep dir.
+SWEEP_CONFIG = "multirun.yaml"
 
 log = logging.getLogger(__name__)
 
@@ -44,23 +55,50 @@ def log_hparams(trainer, hyperparameters: dict, metrics: dict[str, Any]) -> None
     """Show the run's settings, status and final metrics in TensorBoard's HParams dashboard.
 
     The last write of the run to TensorBoard: it closes the run's event file. The command
-    line's overrides are listed first, with the status.
+    line's overrides are listed first, with the status. A job of a sweep leaves the columns
+    to the sweep's experiment summary, which lists those of all its jobs (written at the end
+    of the sweep; again here when a job runs alone in a sweep dir, e.g. resumed).
     """
     logger = tensorboard_logger(trainer)
     if logger is None or rank() != 0:
         return
     status = metrics.get("status", FAILED)
-    numeric = {f"final/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}
+    numeric = {f"{FINAL_PREFIX}{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}
+    sweep_dir, in_multirun = _sweep()
     try:
         write_hparams(
             logger,
-            {**hyperparameters, "status": status},
+            {**hyperparameters, STATUS_HPARAM: status},
             numeric,
-            shown_first=[*overridden(hyperparameters), "status"],
+            shown_first=[*overridden(hyperparameters), STATUS_HPARAM],
             succeeded=status == COMPLETED,
+            declare_columns=sweep_dir is None,
         )
     finally:
         close_event_file(logger)
+    if sweep_dir is not None and not in_multirun:
+        write_sweep_experiment(sweep_dir)
+
+
+def _sweep() -> tuple[Path | None, bool]:
+    """The sweep dir this run is a job of (None for a run of its own), and whether it runs
+    in the sweep itself rather than alone (resumed, or the single run of a DDP job).
+
+    A job run alone is found by its dir's parent: a sweep dir holds Hydra's ``multirun.yaml``
+    or, once a sweep ended, its experiment summary.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return None, False
+    hydra = HydraConfig.get()
+    if hydra.mode == RunMode.MULTIRUN:
+        return Path(hydra.sweep.dir), True
+    parent = Path(hydra.runtime.output_dir).parent
+    if (parent / SWEEP_CONFIG).is_file() or has_sweep_experiment(parent):
+        return parent, False
+    return None, False
 
 
 def log_failed_hparams(trainer, hyperparameters: dict, failure: dict[str, Any]) -> None:

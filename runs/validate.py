@@ -101,6 +101,7 @@ RANGES: dict[str, Interval] = {
     "trainer.min_epochs": Interval(low=0, integer=True),
     "trainer.log_every_n_steps": COUNT,
     "trainer.check_val_every_n_epoch": COUNT,
+    "trainer.gradient_clip_val": Interval(low=0, optional=True),  # 0 or null: no clipping
 }
 
 
@@ -115,6 +116,12 @@ NET_LISTS: dict[str, dict[str, int | None]] = {
 }
 
 
+# Lightning's GradClipAlgorithmType values, without importing Lightning.
+GRADIENT_CLIP_ALGORITHMS = ("norm", "value")
+# Choices that may also be null, for Lightning's default (gradient clipping: norm).
+OPTIONAL_CHOICES = ("trainer.gradient_clip_algorithm",)
+
+
 def _choices() -> dict[str, Collection[str]]:
     """Settings that name one of a fixed set of options, by config path."""
     from lightning_modules.options import ACTIVATIONS, LIKELIHOODS, MONITOR_MODES, POOLINGS
@@ -124,6 +131,7 @@ def _choices() -> dict[str, Collection[str]]:
         "model.pooling": POOLINGS,
         "model.likelihood": LIKELIHOODS,
         "model.monitor_mode": MONITOR_MODES,
+        "trainer.gradient_clip_algorithm": GRADIENT_CLIP_ALGORITHMS,
     }
 
 
@@ -152,8 +160,11 @@ def problems(cfg: DictConfig) -> list[str]:
                 found.append((name, item, problem))
     for key, options in _choices().items():
         value = _select(cfg, key)
-        if value is not _ABSENT and value not in (allowed := sorted(options)):
-            found.append((key, value, f"must be one of {allowed}"))
+        if value is _ABSENT or (value is None and key in OPTIONAL_CHOICES):
+            continue
+        if value not in (allowed := sorted(options)):
+            optional = " (or null)" if key in OPTIONAL_CHOICES else ""
+            found.append((key, value, f"must be one of {allowed}{optional}"))
     found += _list_problems(cfg)
     return [f"{key}={value!r}: {problem}" for key, value, problem in found]
 

@@ -68,6 +68,21 @@ def hparam_columns(log_dir: Path) -> dict[str, bool]:
     return {info.name: info.differs for info in experiment.hparam_infos}
 
 
+def experiments(root: Path) -> dict[str, object]:
+    """``{run: HParams experiment}`` of every run under ``root`` that declares one, as
+    TensorBoard finds them when pointed at ``root`` (it shows all its runs with one of them)."""
+    from tensorboard.backend.event_processing.plugin_event_multiplexer import EventMultiplexer
+    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
+
+    runs = EventMultiplexer().AddRunsFromDirectory(str(root))
+    runs.Reload()
+    return {
+        run: plugin_data_pb2.HParamsPluginData.FromString(tags[metadata.EXPERIMENT_TAG]).experiment
+        for run, tags in runs.PluginRunToTagToContent(metadata.PLUGIN_NAME).items()
+        if metadata.EXPERIMENT_TAG in tags
+    }
+
+
 def session_status(log_dir: Path) -> str:
     """How the run's session ended for the HParams dashboard: ``STATUS_SUCCESS``, ..."""
     from tensorboard.plugins.hparams import api_pb2

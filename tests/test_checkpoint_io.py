@@ -106,3 +106,36 @@ def test_resume_with_other_settings_is_reported(caplog):
     assert "differ" not in caplog.text
     RunSettings({"optimizer/lr": 0.1, "seed": 42}).on_load_checkpoint(fitting, None, checkpoint)
     assert "optimizer.lr=0.05  (this run: 0.1)" in caplog.text and "seed" not in caplog.text
+
+
+def test_a_changed_callback_setting_is_recorded():
+    from types import SimpleNamespace
+
+    from lightning.pytorch.trainer.states import TrainerFn
+
+    from callbacks.run_settings import RunSettings
+
+    hparams = {"optimizer/lr": 0.05}
+    patience = "callbacks/early_stopping/patience"
+    original = RunSettings(hparams, {patience: None, "callbacks/rng_state/_target_": "R"})
+    state = original.state_dict()
+    fitting = SimpleNamespace(state=SimpleNamespace(fn=TrainerFn.FITTING))
+    resumed = RunSettings(hparams, {patience: 5, "callbacks/rng_state/_target_": "R"})
+    resumed.on_load_checkpoint(fitting, None, {"callbacks": {original.state_key: state}})
+    assert resumed.record()["changed_settings"] == {
+        "callbacks.early_stopping.patience": {"before": None, "after": 5}
+    }
+    # A checkpoint that stored no callback settings is compared by its hyperparameters alone.
+    older = {"callbacks": {original.state_key: {"settings": hparams}}}
+    resumed.on_load_checkpoint(fitting, None, older)
+    assert resumed.record()["changed_settings"] == {}
+
+
+def test_callback_settings_leave_out_paths_and_the_callbacks_turned_off(compose_cfg):
+    from runs import build
+
+    settings = build.callback_settings(compose_cfg("callbacks.image_grids=null"))
+    assert settings["callbacks/early_stopping/patience"] is None
+    assert settings["callbacks/model_checkpoint/monitor"] == "val/acc"
+    assert "callbacks/model_checkpoint/dirpath" not in settings  # ${paths.output_dir}/...
+    assert not [key for key in settings if key.startswith("callbacks/image_grids")]

@@ -74,7 +74,7 @@ def test_lenet_vs_small_jobs_share_one_sweep_dir(tiny_data_dir, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     (sweep_dir,) = (tmp_path / "lenet_vs_small" / "multiruns").iterdir()
-    jobs = sorted(p.name for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    jobs = sorted(p.parent.name for p in sweep_dir.glob("*/.hydra"))  # not the sweep's hparams/
     assert jobs == ["0_lenet", "1_small"]
     for job in jobs:
         metrics = json.loads((sweep_dir / job / "metrics.json").read_text())

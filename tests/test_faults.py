@@ -28,7 +28,7 @@ QUICK = [
     f"+trainer.limit_train_batches={STEPS}",
     "+trainer.limit_val_batches=1",
     "callbacks.feature_embeddings=null",
-    # Lightning 2.6 updates last.ckpt only with a new best one; on this data the best can stall.
+    # Every epoch's checkpoint is kept: a test starts from epoch_001.ckpt, best or not.
     "+callbacks.model_checkpoint.save_top_k=-1",
 ]
 LR = 0.05  # conf/optimizer/sgd.yaml
@@ -250,18 +250,29 @@ def test_resume_with_a_corrupt_metrics_file_names_it(tiny_data_dir, finished, tm
     assert _fingerprint(copy) == before
 
 
-def test_resume_with_a_new_lr_trains_with_it_and_records_both(tiny_data_dir, tmp_path):
-    killed = _train(tiny_data_dir, tmp_path, fault={"FAULT_KILL_AFTER_STEP": str(STEPS + 2)})
+def test_resume_with_a_new_lr_and_callback_trains_with_them_and_records_both(
+    tiny_data_dir, tmp_path
+):
+    fault = {"FAULT_KILL_AFTER_STEP": str(STEPS + 2)}
+    patience = "callbacks.early_stopping.patience"
+    killed = _train(tiny_data_dir, tmp_path, f"{patience}=5", fault=fault)
     assert killed.returncode == -signal.SIGKILL
-    resumed = _train(tiny_data_dir, tmp_path, f"resume={tmp_path}", "optimizer.lr=0.5", new=False)
+    changed = ("optimizer.lr=0.5", f"{patience}=3")
+    resumed = _train(tiny_data_dir, tmp_path, f"resume={tmp_path}", *changed, new=False)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     metrics = read_metrics(tmp_path)
     assert metrics["resumed_at_epoch"] == 1
-    assert metrics["changed_settings"] == {"optimizer.lr": {"before": LR, "after": 0.5}}
+    assert metrics["changed_settings"] == {
+        patience: {"before": 5, "after": 3},
+        "optimizer.lr": {"before": LR, "after": 0.5},
+    }
+    assert f"{patience}=5  (this run: 3)" in resumed.stdout + resumed.stderr
     # Epoch 2 of a cosine schedule over 2 epochs: lr / 2, logged as float32.
     assert metrics["lr-SGD"] == pytest.approx(0.5 / 2, rel=1e-6)
-    group = _checkpoint(tmp_path / "checkpoints" / "last.ckpt")["optimizer_states"][0]
-    assert group["param_groups"][0]["initial_lr"] == 0.5
+    last = _checkpoint(tmp_path / "checkpoints" / "last.ckpt")
+    assert last["optimizer_states"][0]["param_groups"][0]["initial_lr"] == 0.5
+    [stopping] = [v for k, v in last["callbacks"].items() if k.startswith("RecordedEarlyStopping")]
+    assert stopping["patience"] == 3  # this run's, not the checkpoint's
 
 
 def test_ckpt_path_with_more_epochs_and_no_schedule_trains_at_the_configured_lr(

@@ -39,12 +39,12 @@ def _train(tiny_data_dir: Path, run_dir: Path, *extra: str, fault: dict | None =
     return run_cli(*tiny_overrides(tiny_data_dir, run_dir), *extra, env=env)
 
 
-def _start(tiny_data_dir, run_dir, fault=None):
-    return _train(tiny_data_dir, run_dir, f"hydra.run.dir={run_dir}", fault=fault)
+def _start(tiny_data_dir, run_dir, *extra: str, fault=None):
+    return _train(tiny_data_dir, run_dir, f"hydra.run.dir={run_dir}", *extra, fault=fault)
 
 
-def _resume(tiny_data_dir, run_dir):
-    return _train(tiny_data_dir, run_dir, f"resume={run_dir}")
+def _resume(tiny_data_dir, run_dir, *extra: str):
+    return _train(tiny_data_dir, run_dir, f"resume={run_dir}", *extra)
 
 
 def _last_checkpoint(run_dir: Path) -> dict:
@@ -97,6 +97,30 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(
     assert outcome["metrics"]["status"] == "completed"
     assert outcome == uninterrupted
     assert len(event_files(tmp_path / "tensorboard")) == 2  # the killed run's and the resumed one's
+
+
+def test_an_epoch_without_a_new_best_still_updates_last_ckpt(tiny_data_dir, tmp_path):
+    # The epoch number only grows: under mode=min no epoch after the first is a new best.
+    never_better = [
+        "trainer.max_epochs=3",
+        "callbacks.model_checkpoint.monitor=epoch",
+        "callbacks.model_checkpoint.mode=min",
+    ]
+    killed_at = 2 * STEPS_PER_EPOCH + STEPS_PER_EPOCH // 2  # half-way through the third epoch
+    fault = {"FAULT_KILL_AFTER_STEP": str(killed_at)}
+    killed = _start(tiny_data_dir, tmp_path, *never_better, fault=fault)
+    assert killed.returncode == -signal.SIGKILL
+    checkpoints = tmp_path / "checkpoints"
+    assert sorted(p.name for p in checkpoints.glob("*.ckpt")) == ["epoch_000.ckpt", "last.ckpt"]
+    last = _last_checkpoint(tmp_path)
+    assert (last["epoch"], last["global_step"]) == (1, 2 * STEPS_PER_EPOCH)  # epoch 2, not 1
+
+    resumed = _resume(tiny_data_dir, tmp_path, *never_better)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    metrics = read_metrics(tmp_path)
+    assert metrics["resumed_at_epoch"] == 2  # only the epoch in progress is trained again
+    assert (metrics["status"], metrics["epochs"]) == ("completed", 3)
+    assert _last_checkpoint(tmp_path)["global_step"] == 3 * STEPS_PER_EPOCH
 
 
 def test_kill_while_writing_a_checkpoint_keeps_the_previous_one(

@@ -9,11 +9,14 @@ import pytest
 from callbacks.custom_scalars import CATEGORY, layout
 from runs import build
 from runs.config_env import compose
+from storage.tensorboard import FINAL_PREFIX, SWEEP_HPARAMS_DIR
 from tests.conftest import run_cli, tiny_overrides
+from tests.sweep_runs import cli_overrides, job_dirs
 from tests.tensorboard_reading import (
     custom_scalars_layout,
     event_files,
     event_tags,
+    experiments,
     hparam_columns,
     logged_hparams,
     session_status,
@@ -100,3 +103,35 @@ def test_classifier_charts_are_loss_and_accuracy(compose_cfg):
         "loss": ["^train/loss$", "^val/loss$"],
         "acc": ["^train/acc$", "^val/acc$"],
     }
+
+
+def test_a_sweep_of_two_models_declares_the_columns_of_both(tiny_data_dir, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    quick = ("trainer.max_epochs=1", "callbacks.feature_embeddings=null")
+    overrides = (*cli_overrides(tiny_data_dir, tmp_path), *quick)
+    result = run_cli("-m", "model=lenet,vae", *overrides, f"hydra.sweep.dir={sweep_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = [job / "tensorboard" for job in job_dirs(sweep_dir)]
+    logged = [event_tags(job)["scalars"] for job in jobs]
+    finals = [{tag for tag in tags if tag.startswith(FINAL_PREFIX)} for tags in logged]
+    assert "final/test/acc" in finals[0] - finals[1]  # the classifier's
+    assert "final/test/nelbo" in finals[1] - finals[0]  # the VAE's
+    settings = [set(logged_hparams(job)) for job in jobs]
+    assert "model/kl_weight" in settings[1] - settings[0]
+
+    # TensorBoard shows all the runs of a dir with the columns of one experiment summary.
+    [(run, experiment)] = experiments(sweep_dir).items()
+    assert run == SWEEP_HPARAMS_DIR
+    assert {info.name.tag for info in experiment.metric_infos} == finals[0] | finals[1]
+    columns = {info.name: info.differs for info in experiment.hparam_infos}
+    assert set(columns) == settings[0] | settings[1]
+    assert columns["model"] and columns["status"] and not columns["seed"]
+
+    # A job run again alone in the sweep dir declares the sweep's columns anew, not its own.
+    again = run_cli(*overrides, "model=vae", f"resume={job_dirs(sweep_dir)[1]}")
+    assert again.returncode == 0, again.stderr[-3000:]
+    [(run, redeclared)] = experiments(sweep_dir).items()
+    assert run == SWEEP_HPARAMS_DIR
+    metrics = {info.name.tag for info in redeclared.metric_infos}
+    assert metrics == finals[0] | finals[1] | {"final/resumed_at_epoch"}  # the resume's too
+    assert len(event_files(sweep_dir / SWEEP_HPARAMS_DIR)) == 1

@@ -84,6 +84,13 @@ def test_each_lightning_line_is_printed_once_and_logged(short_cli_run):
     assert (run_dir / "train.log").read_text().count(line) == 1
 
 
+def test_lightnings_litlogger_tip_is_not_shown(short_cli_run):
+    # Lightning's other lines still are (test_each_lightning_line_is_printed_once_and_logged).
+    result, run_dir = short_cli_run
+    assert "litlogger" not in result.stdout + result.stderr
+    assert "litlogger" not in (run_dir / "train.log").read_text()
+
+
 def test_lightnings_pytree_deprecation_warning_is_not_shown(short_cli_run):
     # pytest's filterwarnings would hide it in-process; the CLI's stderr shows what a user sees.
     result, _ = short_cli_run

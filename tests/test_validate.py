@@ -32,6 +32,13 @@ INVALID = [
     ("model.pooling=median", "model.pooling='median'", "['avg', 'max']"),
     ("+model.likelihood=poisson", "model.likelihood='poisson'", "['bernoulli', 'gaussian']"),
     ("model.net.channels=[6,0]", "model.net.channels[1]=0", "an integer >= 1"),
+    ("trainer.gradient_clip_val=-1", "trainer.gradient_clip_val=-1", ">= 0 (or null)"),
+    ("trainer.gradient_clip_val=abc", "trainer.gradient_clip_val='abc'", ">= 0 (or null)"),
+    (
+        "trainer.gradient_clip_algorithm=l2",
+        "trainer.gradient_clip_algorithm='l2'",
+        "one of ['norm', 'value'] (or null)",
+    ),
 ]
 
 
@@ -53,10 +60,20 @@ def test_each_invalid_setting_is_named_with_its_range(compose_cfg, override, key
         ["optimizer=adamw", "scheduler=none"],
         ["+model.kl_weight=0", "+model.latent_dim=2", "+model.likelihood=gaussian"],
         ["optimizer.momentum=0", "data.val_size=1", "seed=0"],
+        ["trainer.gradient_clip_val=0.5", "trainer.gradient_clip_algorithm=value"],
+        ["trainer.gradient_clip_val=0", "trainer.gradient_clip_algorithm=norm"],
     ],
 )
 def test_valid_configs_pass(compose_cfg, overrides):
     assert problems(compose_cfg(*overrides)) == []
+
+
+def test_gradient_clip_algorithms_are_lightnings():
+    from lightning.pytorch.utilities import GradClipAlgorithmType
+
+    from runs.validate import GRADIENT_CLIP_ALGORITHMS
+
+    assert sorted(GRADIENT_CLIP_ALGORITHMS) == sorted(a.value for a in GradClipAlgorithmType)
 
 
 def test_cli_lists_every_bad_setting_before_reading_data(tmp_path):
