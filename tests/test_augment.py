@@ -9,7 +9,9 @@ from lightning.pytorch.callbacks import Callback
 
 from lightning_modules.data.augment import BatchAugment, batch_seed
 from runs import build
+from runs.config_env import compose
 from tests.test_resume import STEPS_PER_EPOCH, _outcome, _train
+from tests.tiny_data import write_image_folder
 
 AUGMENT = "data/augment=standard"
 
@@ -99,8 +101,29 @@ class FirstBatches(Callback):
         self.batches.setdefault("test", batch[0].clone())
 
 
-def test_only_training_batches_are_augmented(compose_cfg):
-    cfg = compose_cfg(AUGMENT, "trainer.max_epochs=1", "+trainer.limit_train_batches=2")
+def _image_folder_config(tmp_path, *overrides: str):
+    """Three-channel 32-px images in class folders, so crop and flip see more than one shape."""
+    root = write_image_folder(tmp_path / "photos", ("boot", "coat"), per_class=20, test_per_class=4)
+    return compose(
+        [
+            "data=image_folder",
+            f"data.root={root}",
+            "data.channels=3",
+            "data.image_size=32",
+            "data.cache_dir=null",
+            "data.batch_size=16",
+            "trainer.accelerator=cpu",
+            f"paths.output_dir={tmp_path / 'run'}",
+            f"paths.log_dir={tmp_path / 'run' / 'logs'}",
+            *overrides,
+        ]
+    )
+
+
+@pytest.mark.parametrize("folders", [False, True], ids=["idx", "image_folder"])
+def test_only_training_batches_are_augmented(compose_cfg, tmp_path, folders):
+    overrides = (AUGMENT, "trainer.max_epochs=1", "+trainer.limit_train_batches=2")
+    cfg = _image_folder_config(tmp_path, *overrides) if folders else compose_cfg(*overrides)
     L.seed_everything(cfg.seed)
     data, model = build.datamodule(cfg), build.model(cfg)
     data.setup()
@@ -109,19 +132,21 @@ def test_only_training_batches_are_augmented(compose_cfg):
     loader.sampler.set_epoch(0)
     first_images, _ = next(iter(loader))
     seen = FirstBatches()
-    build.trainer(cfg, [seen], []).fit(model, datamodule=data)
+    trainer = build.trainer(cfg, [seen], [])
+    trainer.fit(model, datamodule=data)
+    trainer.test(model, datamodule=data)
 
     plain = data.to_model_input(first_images.clone())
     augmented = data.to_model_input(data.augment(first_images, batch_seed(cfg.seed, 0, 0)))
     assert not torch.equal(seen.batches["train"], plain)
     assert torch.equal(seen.batches["train"], augmented)
-    val_images = data.splits["val"][0][: cfg.data.eval_batch_size]
-    assert torch.equal(seen.batches["val"], data.to_model_input(val_images.clone()))
+    for split in ("val", "test"):
+        images = data.splits[split][0][: cfg.data.eval_batch_size]
+        assert torch.equal(seen.batches[split], data.to_model_input(images.clone()))
     # Image grids, embeddings and the confusion matrix read the splits: still the originals.
     for split, (images, targets) in splits_before.items():
-        assert torch.equal(data.splits[split][0], images) and torch.equal(
-            data.splits[split][1], targets
-        )
+        assert torch.equal(data.splits[split][0], images)
+        assert torch.equal(data.splits[split][1], targets)
 
 
 def test_an_augmented_run_killed_and_resumed_equals_an_uninterrupted_one(tiny_data_dir, tmp_path):

@@ -6,20 +6,16 @@ import json
 import logging
 import os
 
-import lightning as L
 import pytest
-import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from PIL import Image
 
-from lightning_modules.data.augment import batch_seed
 from lightning_modules.data.files import DatasetError
 from lightning_modules.data.image_folder import ImageFolderDataModule
-from runs import build, checkpoints
+from runs import checkpoints
 from runs.config_env import compose
 from tests.conftest import run_cli
-from tests.test_augment import FirstBatches
 from tests.tiny_data import write_image_folder
 
 CLASSES = ("boot", "coat", "shirt")
@@ -71,48 +67,6 @@ def test_train_with_augmentation_on_a_folder_of_rgb_images(tmp_path):
     assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
     saved = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     assert saved.data.augment._target_ == "lightning_modules.data.augment.BatchAugment"
-
-
-def test_only_the_training_batches_of_a_folder_are_augmented(tmp_path):
-    root = write_image_folder(tmp_path / "photos", CLASSES, per_class=20, test_per_class=4)
-    cfg = compose(
-        [
-            "data=image_folder",
-            f"data.root={root}",
-            "data/augment=standard",
-            "data.channels=3",
-            "data.image_size=32",
-            "data.cache_dir=null",
-            "data.batch_size=16",
-            "trainer.accelerator=cpu",
-            "trainer.max_epochs=1",
-            "+trainer.limit_train_batches=2",
-            f"paths.output_dir={tmp_path / 'run'}",
-            f"paths.log_dir={tmp_path / 'run' / 'logs'}",
-        ]
-    )
-    L.seed_everything(cfg.seed)
-    data, model = build.datamodule(cfg), build.model(cfg)
-    data.setup()
-    splits_before = {k: (x.clone(), y.clone()) for k, (x, y) in data.splits.items()}
-    loader = data.train_dataloader()
-    loader.sampler.set_epoch(0)
-    first_images, _ = next(iter(loader))
-    seen = FirstBatches()
-    trainer = build.trainer(cfg, [seen], [])
-    trainer.fit(model, datamodule=data)
-    trainer.test(model, datamodule=data)
-
-    augmented = data.augment(first_images, batch_seed(cfg.seed, 0, 0))
-    assert augmented.shape == first_images.shape == (16, 3, 32, 32)
-    assert not torch.equal(seen.batches["train"], data.to_model_input(first_images.clone()))
-    assert torch.equal(seen.batches["train"], data.to_model_input(augmented))
-    for split in ("val", "test"):
-        images = data.splits[split][0][: cfg.data.eval_batch_size]
-        assert torch.equal(seen.batches[split], data.to_model_input(images.clone()))
-    for split, (images, targets) in splits_before.items():
-        assert torch.equal(data.splits[split][0], images)
-        assert torch.equal(data.splits[split][1], targets)
 
 
 def datamodule(root, cache_dir, *overrides):
