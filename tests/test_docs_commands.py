@@ -40,7 +40,7 @@ SKIPPED = {
 # Servers run until stopped: each must print its address, then it is stopped.
 SERVERS = ("tensorboard", ".venv/bin/tensorboard")
 SERVER_START_S = 90
-# What the commands that use a trained model must leave behind, newest first.
+# What the commands that use a trained model must write, as files newer than the command.
 OUTPUTS = {
     "python eval.py": "logs/eval/runs/*/metrics.json",
     "python predict.py": "logs/predict/runs/*/predictions.csv",
