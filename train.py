@@ -57,7 +57,8 @@ def train(cfg: DictConfig) -> dict:
             validate.check_against_data(cfg, datamodule)
             checkpoints.describe(model, cfg, datamodule)  # load_from_checkpoint(path) needs no more
             hyperparameters = build.hyperparameters(cfg)
-            settings = RunSettings(hyperparameters)  # applies and records changed settings
+            # Applies and records changed settings, the callbacks' included.
+            settings = RunSettings(hyperparameters, build.callback_settings(cfg))
             trainer = build.trainer(cfg, [*build.callbacks(cfg), settings], build.loggers(cfg))
 
             ckpt_path = resume.start_from(cfg, trainer, model)

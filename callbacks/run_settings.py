@@ -51,7 +51,7 @@ class RunSettings(Callback):
     Args:
         settings: the run's flat settings, as ``runs.build.hyperparameters`` gives them.
         callback_settings: the callbacks' flat settings, as ``runs.build.callback_settings``
-            gives them; ``runs.build.trainer`` sets them when not given here.
+            gives them.
     """
 
     def __init__(

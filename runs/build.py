@@ -90,16 +90,7 @@ def loggers(cfg: DictConfig) -> list:
 
 
 def trainer(cfg: DictConfig, callbacks: list, loggers: list):
-    """The Lightning Trainer with ``callbacks`` and ``loggers``.
-
-    A ``RunSettings`` among ``callbacks`` that has no callback settings gets
-    :func:`callback_settings`, so that a resume with a changed callback lists it.
-    """
-    from callbacks.run_settings import RunSettings
-
-    for callback in callbacks:
-        if isinstance(callback, RunSettings) and not callback.callback_settings:
-            callback.callback_settings = callback_settings(cfg)
+    """The Lightning Trainer with ``callbacks`` and ``loggers``."""
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 
