@@ -37,7 +37,7 @@ $(DATA_READY): $(INSTALLED)
 		apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist \
 		|| echo "dataset-fashion-mnist not installed; falling back to torchvision's download"; \
 	fi
-	$(PY) -m runs.prepare_data
+	$(PY) -m hydra_app.prepare_data
 	touch $@
 
 lint: $(INSTALLED)  ## Check formatting and lint rules (ruff)

@@ -9,15 +9,17 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from runs import config_env
+from hydra_app import config_env
 
 config_env.setup()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
-    from runs.evaluate import evaluate
+    from hydra_app.config_tree import print_tree
+    from inference.evaluation import evaluate
 
+    print_tree(cfg)
     metrics = evaluate(cfg)
     shown = {k: v for k, v in metrics.items() if k.startswith(f"{cfg.split}/")}
     print("\n".join(f"{key}: {value}" for key, value in shown.items()))

@@ -11,14 +11,14 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from runs import config_env
+from hydra_app import config_env
 
 config_env.setup()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="export")
 def main(cfg: DictConfig) -> None:
-    from runs.export import export
+    from inference.export_formats import export
 
     path = export(cfg)
     if not path.is_file():  # exit 0 means the file is there

@@ -13,14 +13,14 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from runs import config_env
+from hydra_app import config_env
 
 config_env.setup()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
-    from runs.predict import SKIPPED_EXIT_CODE, predict
+    from inference.file_predictions import SKIPPED_EXIT_CODE, predict
 
     summary = predict(cfg)
     if summary["skipped"]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from runs import config_env
+from hydra_app import config_env
 
 config_env.setup()
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.figures import draw, embedding_figure, embedding_sheet
+from analysis.class_figures import draw, embedding_figure, embedding_sheet
 from analysis.projections import project_2d
 from analysis.separation import separation_scores
 
@@ -59,7 +59,7 @@ def draw_sheet(
     method: str,
     png_path: str | os.PathLike,
 ) -> np.ndarray:
-    """:func:`~analysis.figures.embedding_sheet` saved as PNG; its pixels."""
+    """:func:`~analysis.class_figures.embedding_sheet` saved as PNG; its pixels."""
     return draw(embedding_sheet(points_by_tap, labels, class_names, method), png_path)
 
 

@@ -47,19 +47,19 @@ def main() -> None:
     from threadpoolctl import threadpool_limits
     from torch.utils.tensorboard import SummaryWriter
 
-    from analysis.figures import draw, embedding_figure, embedding_sheet
+    from analysis.class_figures import draw, embedding_figure, embedding_sheet
     from analysis.projections import project_2d, stratified_subset
     from analysis.projector import sprite_thumbnails, write_projector
     from analysis.separation import separation_scores
     from callbacks.feature_embeddings import read_taps
-    from runs import build
-    from runs.config_env import compose
+    from hydra_app.config_env import compose
     from storage.tensorboard import log_pixels
+    from training import components
 
     cfg = compose([f"model={args.model}", "paths.output_dir=unused"])
-    data = build.datamodule(cfg)
+    data = components.datamodule(cfg)
     data.setup()
-    module = build.model(cfg)
+    module = components.model(cfg)
     if args.checkpoint:
         state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)

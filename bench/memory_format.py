@@ -51,8 +51,8 @@ def main() -> None:
 
     import torch
 
-    from runs import build
-    from runs.config_env import compose
+    from hydra_app.config_env import compose
+    from training import components
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -72,7 +72,7 @@ def main() -> None:
                 overrides = [f"model={model}", f"channels_last={channels_last}"]
                 cfg = compose([*overrides, "paths.output_dir=x"])
                 torch.manual_seed(0)
-                module = build.model(cfg)
+                module = components.model(cfg)
                 timings[channels_last].append(step_ms(module, args.steps, args.batch_size))
         nchw, nhwc = (statistics.median(timings[k]) for k in (False, True))
         spans = {k: f"{min(v):.1f}-{max(v):.1f}" for k, v in timings.items()}

@@ -179,8 +179,8 @@ def train_epoch(params, optimizer, x, y, batch_size: int, seed: int, max_batches
 def load_train_split(data_dir: Path):
     """The 55,000 training images (the data module's split), normalised as ``model=lenet``."""
     sys.path.insert(0, str(ROOT))
-    from runs.build import datamodule
-    from runs.config_env import compose
+    from hydra_app.config_env import compose
+    from training.components import datamodule
 
     cfg = compose(["model=lenet", f"paths.data_dir={data_dir}", "paths.output_dir=unused"])
     data = datamodule(cfg)

@@ -102,12 +102,12 @@ def lightning_phases(cfg, datamodule, module, batch_size: int) -> dict[str, list
 
 
 def project_phases(cfg, datamodule, module, batch_size: int) -> dict[str, list[float]]:
-    from runs import build
+    from training import components
 
     phases = {p: [] for p in PHASES}
     # First, so its step start comes before the other callbacks' hooks.
-    callbacks = [phase_timer(phases), *build.callbacks(cfg)]
-    build.trainer(cfg, callbacks, build.loggers(cfg)).fit(module, datamodule=datamodule)
+    callbacks = [phase_timer(phases), *components.callbacks(cfg)]
+    components.trainer(cfg, callbacks, components.loggers(cfg)).fit(module, datamodule=datamodule)
     return phases
 
 
@@ -115,7 +115,7 @@ def worker(args) -> dict:
     import torch
     from train_speed import compose
 
-    from runs import build
+    from training import components
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -128,12 +128,12 @@ def worker(args) -> dict:
         Path(args.run_dir),
         ["callbacks.feature_embeddings=null", "callbacks.image_grids=null"],
     )
-    datamodule = build.datamodule(cfg)
+    datamodule = components.datamodule(cfg)
     datamodule.prepare_data()
     run = {"floor": floor_phases, "lightning": lightning_phases, "project": project_phases}[
         args.worker
     ]
-    phases = run(cfg, datamodule, build.model(cfg), args.batch_size)
+    phases = run(cfg, datamodule, components.model(cfg), args.batch_size)
     ms = {name: round(statistics.median(values) * 1e3, 3) for name, values in phases.items()}
     return {"contender": args.worker, "threads": torch.get_num_threads(), **ms}
 

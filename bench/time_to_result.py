@@ -46,18 +46,18 @@ def floor_worker(args) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from runs import build
-    from runs.config_env import compose
+    from hydra_app.config_env import compose
+    from training import components
 
     marks["imported"] = time.time()
     cfg = compose(
         [f"model={args.model}", f"trainer.max_epochs={args.epochs}", "paths.output_dir=x"]
     )
     torch.manual_seed(cfg.seed)
-    data = build.datamodule(cfg)
+    data = components.datamodule(cfg)
     data.prepare_data()
     data.setup()
-    module = build.model(cfg)
+    module = components.model(cfg)
     configured = module.configure_optimizers()
     optimizer, scheduler = configured["optimizer"], configured["lr_scheduler"]["scheduler"]
     x_train, y_train = data.splits["train"]
@@ -109,15 +109,15 @@ def tsne_check_worker(args) -> dict:
     from analysis.projections import project_2d, stratified_subset
     from analysis.separation import separation_scores
     from callbacks.feature_embeddings import read_taps
-    from runs import build
-    from runs.config_env import compose
+    from hydra_app.config_env import compose
+    from training import components
 
     run_dir = Path(args.run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     cfg = compose([f"model={args.model}", "paths.output_dir=x"])
-    data = build.datamodule(cfg)
+    data = components.datamodule(cfg)
     data.setup()
-    module = build.model(cfg)
+    module = components.model(cfg)
     state = torch.load(metrics["best_checkpoint"], map_location="cpu", weights_only=True)
     module.load_state_dict(state["state_dict"])
     embed = cfg.callbacks.feature_embeddings

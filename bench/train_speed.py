@@ -42,7 +42,7 @@ def peak_rss_mb() -> float:
 
 
 def compose(model: str, batch_size: int, epochs: int, device: str, run_dir: Path, extra=()):
-    from runs.config_env import compose as compose_config
+    from hydra_app.config_env import compose as compose_config
 
     return compose_config(
         [
@@ -203,10 +203,10 @@ def bare_lightning_epochs(args, cfg, datamodule, module) -> tuple[list[float], i
 
 
 def project_epochs(args, cfg, datamodule, module, result: dict) -> tuple[list[float], int]:
-    from runs import build
+    from training import components
 
     timer = lightning_timer()
-    trainer = build.trainer(cfg, [*build.callbacks(cfg), timer], build.loggers(cfg))
+    trainer = components.trainer(cfg, [*components.callbacks(cfg), timer], components.loggers(cfg))
     if args.profile:
         from lightning.pytorch.profilers import SimpleProfiler
 
@@ -224,7 +224,7 @@ def run_worker(args) -> dict:
     import torch
     from hydra.utils import instantiate
 
-    from runs import build
+    from training import components
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -240,7 +240,7 @@ def run_worker(args) -> dict:
     )
     datamodule = instantiate(cfg.data, _convert_="partial")
     datamodule.prepare_data()
-    module = build.model(cfg)
+    module = components.model(cfg)
     label = f"{args.contender} {args.variant}".strip()
     result = {
         "model": args.model,

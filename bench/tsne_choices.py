@@ -86,13 +86,13 @@ def main() -> None:
     from analysis.projections import stratified_subset
     from analysis.separation import separation_scores
     from callbacks.feature_embeddings import read_taps
-    from runs import build
-    from runs.config_env import compose
+    from hydra_app.config_env import compose
+    from training import components
 
     cfg = compose([f"model={args.model}", "paths.output_dir=unused"])
-    data = build.datamodule(cfg)
+    data = components.datamodule(cfg)
     data.setup()
-    module = build.model(cfg)
+    module = components.model(cfg)
     if args.checkpoint:
         state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)

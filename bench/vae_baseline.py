@@ -57,8 +57,8 @@ MODELS = {
 def run(name: str, overrides: list[str], args) -> dict:
     import lightning as L
 
-    from runs import build
-    from runs.config_env import compose
+    from hydra_app.config_env import compose
+    from training import components
 
     run_dir = args.out / "runs" / name.split()[0]
     cfg = compose(
@@ -73,9 +73,9 @@ def run(name: str, overrides: list[str], args) -> dict:
         ]
     )
     L.seed_everything(cfg.seed, workers=True)
-    datamodule = build.datamodule(cfg)
-    model = build.model(cfg)
-    trainer = build.trainer(cfg, build.callbacks(cfg), build.loggers(cfg))
+    datamodule = components.datamodule(cfg)
+    model = components.model(cfg)
+    trainer = components.trainer(cfg, components.callbacks(cfg), components.loggers(cfg))
     datamodule.setup()  # read the data before the clock starts
     started = time.perf_counter()
     trainer.fit(model, datamodule=datamodule)
@@ -132,8 +132,8 @@ def equal_time_callback(datamodule, max_budget: float):
 def run_budgets(name: str, overrides: list[str], args) -> dict:
     import lightning as L
 
-    from runs import build
-    from runs.config_env import compose
+    from hydra_app.config_env import compose
+    from training import components
 
     cfg = compose(
         [
@@ -150,11 +150,11 @@ def run_budgets(name: str, overrides: list[str], args) -> dict:
         ]
     )
     L.seed_everything(cfg.seed, workers=True)
-    datamodule = build.datamodule(cfg)
-    model = build.model(cfg)
+    datamodule = components.datamodule(cfg)
+    model = components.model(cfg)
     timer = equal_time_callback(datamodule, max(args.budgets))
-    callbacks = [c for c in build.callbacks(cfg) if type(c).__name__ != "FeatureEmbeddings"]
-    trainer = build.trainer(cfg, [*callbacks, timer], build.loggers(cfg))
+    callbacks = [c for c in components.callbacks(cfg) if type(c).__name__ != "FeatureEmbeddings"]
+    trainer = components.trainer(cfg, [*callbacks, timer], components.loggers(cfg))
     datamodule.setup()
     trainer.fit(model, datamodule=datamodule)
     at_budget = {}

@@ -11,8 +11,8 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 from typing_extensions import override
 
+from analysis.class_figures import confusion_figure, draw
 from analysis.confusion import TOP_CONFUSED_KEY, format_pair, top_confused_pairs
-from analysis.figures import confusion_figure, draw
 from lightning_modules.protocols import Classifier
 from storage.run_files import update_metrics, write_json
 from storage.tensorboard import log_pixels, tensorboard_writer
@@ -34,8 +34,6 @@ class ConfusionMatrix(Callback):
     """
 
     def __init__(self, top_k: int = 5, filename: str = CONFUSION_FILE) -> None:
-        if top_k < 1:
-            raise ValueError(f"callbacks.confusion_matrix.top_k={top_k}; use 1 or more")
         self.top_k = top_k
         self.filename = filename
         self._confusion = None

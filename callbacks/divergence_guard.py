@@ -30,11 +30,6 @@ class DivergenceGuard(Callback):
     """
 
     def __init__(self, check_every_n_steps: int | None = None) -> None:
-        if check_every_n_steps is not None and check_every_n_steps < 1:
-            raise ValueError(
-                f"callbacks.divergence_guard.check_every_n_steps={check_every_n_steps}; "
-                "use 1 or more, or null"
-            )
         self.check_every_n_steps = check_every_n_steps
         self._first_bad_step: torch.Tensor | None = None
 

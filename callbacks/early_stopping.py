@@ -25,12 +25,6 @@ class RecordedEarlyStopping(EarlyStopping):
     """
 
     def __init__(self, monitor: str, mode: str, patience: int = 5, min_delta: float = 0.0) -> None:
-        if mode not in ("min", "max"):
-            raise ValueError(f"callbacks.early_stopping.mode={mode!r}: choose min or max")
-        if not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"callbacks.early_stopping.patience={patience!r}: an integer >= 1")
-        if min_delta < 0:
-            raise ValueError(f"callbacks.early_stopping.min_delta={min_delta}: must be >= 0")
         super().__init__(monitor=monitor, mode=mode, patience=patience, min_delta=min_delta)
 
     @override

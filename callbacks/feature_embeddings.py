@@ -32,7 +32,7 @@ from analysis.tap_projection import (
     project_tap,
     start_worker,
 )
-from callbacks.best_weights import best_weights
+from lightning_modules.best_weights import best_weights
 from lightning_modules.protocols import Classifier, FeatureTaps, LabelledImageData
 from storage.run_files import update_metrics
 from storage.tensorboard import log_pixels, tensorboard_writer
@@ -82,20 +82,6 @@ class FeatureEmbeddings(Callback):
         batch_size: int = 500,
         seed: int = 0,
     ) -> None:
-        if num_images < 100:  # fewer leave t-SNE's perplexity and the 5-fold kNN without data
-            raise ValueError(
-                f"callbacks.feature_embeddings.num_images={num_images}; use 100 or more"
-            )
-        if every_n_epochs < 0:
-            raise ValueError(
-                f"callbacks.feature_embeddings.every_n_epochs={every_n_epochs}; use 0 (end of fit "
-                "only) or a positive number of epochs"
-            )
-        if num_workers is not None and num_workers < 0:
-            raise ValueError(
-                f"callbacks.feature_embeddings.num_workers={num_workers}; use null (one per "
-                "torch thread), 0 (in the training process) or a number of processes"
-            )
         self.num_images = num_images
         self.every_n_epochs = every_n_epochs
         self.projections = default_projections(seed) if projections is None else dict(projections)

@@ -23,10 +23,6 @@ class GradientNorms(Callback):
     """
 
     def __init__(self, every_n_steps: int = 50, norm_type: float | str = 2.0) -> None:
-        if every_n_steps < 1:
-            raise ValueError(
-                f"callbacks.gradient_norms.every_n_steps={every_n_steps}; use 1 or more"
-            )
         self.every_n_steps = every_n_steps
         self.norm_type = float(norm_type)
 

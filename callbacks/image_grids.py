@@ -12,7 +12,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from typing_extensions import override
 
-from callbacks.best_weights import best_weights
+from lightning_modules.best_weights import best_weights
 from lightning_modules.protocols import Generative
 from storage.run_files import atomic_write_bytes, update_metrics
 from storage.tensorboard import tensorboard_writer
@@ -59,11 +59,6 @@ class ImageGrids(Callback):
         interpolation_steps: int = 10,
         seed: int = 0,
     ) -> None:
-        if every_n_epochs < 1 or interpolation_steps < 2:
-            raise ValueError(
-                f"callbacks.image_grids needs every_n_epochs >= 1 and interpolation_steps >= 2, "
-                f"got {every_n_epochs} and {interpolation_steps}"
-            )
         self.every_n_epochs = every_n_epochs
         self.samples_per_side = samples_per_side
         self.num_reconstructions = num_reconstructions

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import sys
 
-from lightning.pytorch.callbacks import RichProgressBar, TQDMProgressBar
+from lightning.pytorch.callbacks import RichProgressBar
+from typing_extensions import override
 
 
-def progress_bar(mode: str = "auto"):
-    """``rich``, ``none`` or ``auto`` (rich when stdout is a terminal, else silent).
+class ProgressBar(RichProgressBar):
+    """Lightning's :class:`RichProgressBar`, shown or not by ``mode``.
 
-    Without a terminal the per-epoch summary lines of ``LearningCurves`` are the progress log.
+    Without a terminal the per-epoch summary lines of ``LearningCurves`` are the progress log,
+    so a bar redrawn into a log file would only bury them.
+
+    Args:
+        mode: ``rich`` (always shown), ``none`` (never) or ``auto`` (shown when stdout is a
+            terminal); checked with the other settings in ``training/validate.py``.
     """
-    if mode not in ("auto", "rich", "none"):
-        raise ValueError(f"callbacks.progress_bar.mode={mode!r}; choose auto, rich or none")
-    if mode == "rich" or (mode == "auto" and sys.stdout.isatty()):
-        return RichProgressBar()
-    return TQDMProgressBar(refresh_rate=0)  # refresh_rate=0 disables the bar
+
+    def __init__(self, mode: str = "auto") -> None:
+        super().__init__()
+        self.mode = mode
+        self._shown = mode == "rich" or (mode == "auto" and sys.stdout.isatty())
+        if not self._shown:
+            self.disable()
+
+    @override
+    def enable(self) -> None:
+        if self._shown:  # Lightning re-enables the bar after a sanity check or a nested loop
+            super().enable()

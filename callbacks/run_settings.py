@@ -35,23 +35,24 @@ def _touches_schedule(key: str) -> bool:
 
 
 class RunSettings(Callback):
-    """Stores the flat settings (``runs.build.hyperparameters``) and applies changed ones on resume.
+    """Stores the flat settings (``training.components.hyperparameters``); applies changed ones
+    on resume.
 
     A changed optimizer, scheduler or ``trainer.max_epochs`` setting rebuilds the restored
     optimizer's hyperparameters and the schedule from this run's config, keeping the
     optimizer's state (momentum buffers) where the optimizer class is the same: the new value
     is what trains from the resumed epoch on. :meth:`record` gives both values and that epoch.
     Settings that change what the weights mean (model, data) are refused before the run starts
-    (``runs.resume.check_run_dir``).
+    (``training.resume.check_run_dir``).
 
     Callbacks are built from this run's config, so a changed callback setting applies as it
     is; they are compared apart from the hyperparameters (which the HParams dashboard shows),
     and only with a checkpoint that stored them.
 
     Args:
-        settings: the run's flat settings, as ``runs.build.hyperparameters`` gives them.
-        callback_settings: the callbacks' flat settings, as ``runs.build.callback_settings``
-            gives them.
+        settings: the run's flat settings, as ``training.components.hyperparameters`` gives them.
+        callback_settings: the callbacks' flat settings, as
+            ``training.components.callback_settings`` gives them.
     """
 
     def __init__(

@@ -48,8 +48,6 @@ class ImageClassifier(ConfiguredModule):
         monitor_mode: str = "max",
         label_smoothing: float = 0.0,
     ) -> None:
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"model.label_smoothing={label_smoothing}: must be in [0, 1)")
         stage_metrics = [
             {
                 "loss": mean_metric(),

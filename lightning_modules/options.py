@@ -8,6 +8,10 @@ POOLINGS = {"max": "MaxPool2d", "avg": "AvgPool2d"}
 LIKELIHOODS = ("bernoulli", "gaussian")
 # whether a higher or a lower value of model.monitor is better
 MONITOR_MODES = ("max", "min")
+# image channels an image-folder dataset converts its files to: greyscale or RGB
+IMAGE_CHANNELS = (1, 3)
+# when the progress bar is shown: on a terminal only, always, never
+PROGRESS_BAR_MODES = ("auto", "rich", "none")
 
 
 def choose(kind: str, options, name: str):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from analysis import claims
 from callbacks.feature_embeddings import EMBEDDINGS_DIR, SHEET_NAME, TAPS_KEY
-from study import figures
+from study import comparison_figures
 from study.collect import RunResult
 from study.document import Claim, Figure, Missing, Section, Table, Text
 from study.results import (
@@ -84,7 +84,7 @@ def learning_curves(study: Study) -> Section:
         }
         for model, results in nets.items()
     }
-    path = study.figure(figures.curves_figure(groups, [LOSS, ACC]), "learning_curves")
+    path = study.figure(comparison_figures.curves_figure(groups, [LOSS, ACC]), "learning_curves")
     section.add(
         Figure(
             path,
@@ -139,7 +139,7 @@ def visualization(study: Study) -> Section:
             else:
                 sheets[f"{model}: {title} of each tap"] = sheet
         if sheets:
-            path = study.figure(figures.image_rows(sheets), f"embeddings_{method}")
+            path = study.figure(comparison_figures.image_rows(sheets), f"embeddings_{method}")
             section.add(
                 Figure(
                     path, f"{title} of the test images at each tap, coloured by class (first seed)"

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from runs.config_env import PROJECT_ROOT
+from hydra_app.config_env import PROJECT_ROOT
 from storage.run_files import COMPLETED, DIVERGED, METRICS_FILE, read_metrics
 from study.plan import StudyJob
 

@@ -68,7 +68,7 @@ def experiment_keys(jobs: Sequence[StudyJob]) -> dict[StudyJob, str]:
     mean the same experiment."""
     from hydra import compose
 
-    from runs.config_env import initialized
+    from hydra_app.config_env import initialized
 
     keys = {}
     with initialized():

@@ -15,7 +15,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from analysis import seed_groups
-from callbacks.sweep_summary import Job, sample_sheet
+from hydra_app.sweep_summary import Job, sample_sheet
 from storage.run_files import save_figure
 from study.collect import RunResult
 from study.document import Figure, Missing, Section

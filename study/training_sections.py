@@ -10,7 +10,7 @@ from callbacks.gradient_norms import GRAD_NORM_PREFIX
 from callbacks.image_grids import SAMPLE_PIXEL_STD_KEY
 from lightning_modules.vae import ACTIVE_UNITS
 from storage.run_files import COMPLETED
-from study import figures
+from study import comparison_figures
 from study.collect import RunResult
 from study.document import Claim, Figure, Missing, Section, Table
 from study.results import (
@@ -66,13 +66,13 @@ def activations(study: Study) -> Section:
         return section
     norms = {activation: _first_epoch_norms(result) for activation, result in runs.items()}
     if any(any(points for points in layers.values()) for layers in norms.values()):
-        path = study.figure(figures.gradient_figure(norms), "gradient_norms")
+        path = study.figure(comparison_figures.gradient_figure(norms), "gradient_norms")
         section.add(Figure(path, "Gradient norm of each layer's weights during the first epoch"))
     else:
         section.add(Missing("gradient norms", "the runs logged no grad_norm/ scalars"))
     groups = {a: {n: [r.curves.get(n, {})] for n in r.curves} for a, r in runs.items()}
     path = study.figure(
-        figures.curves_figure(groups, [LOSS, ACC], stages=("val",)), "activation_curves"
+        comparison_figures.curves_figure(groups, [LOSS, ACC], stages=("val",)), "activation_curves"
     )
     section.add(Figure(path, "Validation loss and accuracy per epoch"))
     ratios = {
@@ -100,7 +100,7 @@ def momentum(study: Study) -> Section:
             f"momentum {m:g}": {VAL_ACC: [r.curves.get(VAL_ACC, {})]} for m, r in classifier.items()
         }
         path = study.figure(
-            figures.curves_figure(groups, [ACC], stages=("val",)), "momentum_classifier"
+            comparison_figures.curves_figure(groups, [ACC], stages=("val",)), "momentum_classifier"
         )
         epochs = {
             m: claims.epochs_to_reach(r.curves.get(VAL_ACC, {}), target)

@@ -9,7 +9,7 @@ from callbacks.image_grids import (
     RECONSTRUCTIONS,
 )
 from lightning_modules.vae import ACTIVE_UNITS, TEST_IW_NLL
-from study import figures
+from study import comparison_figures
 from study.document import Claim, Figure, Missing, Section, Table
 from study.results import (
     KL,
@@ -83,7 +83,9 @@ def kl_weight(study: Study) -> Section:
     }
     if points:
         path = study.figure(
-            figures.tradeoff_figure(points, "KL term (nats)", "reconstruction term (nats)"),
+            comparison_figures.tradeoff_figure(
+                points, "KL term (nats)", "reconstruction term (nats)"
+            ),
             "kl_tradeoff",
         )
         section.add(Figure(path, "Reconstruction against KL for each KL weight"))

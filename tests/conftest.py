@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runs.config_env import PROJECT_ROOT, compose
+from hydra_app.config_env import PROJECT_ROOT, compose
 from tests.tiny_data import write_idx_dataset
 
 ROOT = PROJECT_ROOT

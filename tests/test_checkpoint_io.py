@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from callbacks.rng_state import RNGState
-from runs.checkpoint_io import AtomicCheckpointIO, CheckpointError
+from storage.checkpoint_io import AtomicCheckpointIO, CheckpointError
 from storage.run_files import atomic_writer, partial_files
 
 
@@ -83,11 +83,11 @@ def test_rng_states_survive_a_weights_only_checkpoint(tmp_path):
 
 
 def test_classifier_checkpoint_keeps_the_best_validation_accuracy(compose_cfg):
-    from runs import build
+    from training import components
 
-    model = build.model(compose_cfg())
+    model = components.model(compose_cfg())
     model.monitor_best(torch.tensor(0.8))
-    fresh = build.model(compose_cfg())
+    fresh = components.model(compose_cfg())
     fresh.load_state_dict(model.state_dict())
     assert fresh.monitor_best.max_value.item() == pytest.approx(0.8)
 
@@ -132,9 +132,9 @@ def test_a_changed_callback_setting_is_recorded():
 
 
 def test_callback_settings_leave_out_paths_and_the_callbacks_turned_off(compose_cfg):
-    from runs import build
+    from training import components
 
-    settings = build.callback_settings(compose_cfg("callbacks.image_grids=null"))
+    settings = components.callback_settings(compose_cfg("callbacks.image_grids=null"))
     assert settings["callbacks/early_stopping/patience"] is None
     assert settings["callbacks/model_checkpoint/monitor"] == "val/acc"
     assert "callbacks/model_checkpoint/dirpath" not in settings  # ${paths.output_dir}/...

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from hydra.utils import instantiate
 
-from runs import build
-from runs.config_env import CONF_DIR, compose
+from hydra_app.config_env import CONF_DIR, compose
 from tests.conftest import ROOT, run_cli
+from training import components
 
 
 def options(group: str) -> list[str]:
@@ -27,7 +27,7 @@ def compose_defaults(tmp_path, *overrides: str):
 @pytest.mark.parametrize("optimizer", options("optimizer"))
 def test_model_and_optimizer_options_build(compose_cfg, model, optimizer):
     cfg = compose_cfg(f"model={model}", f"optimizer={optimizer}")
-    module = build.model(cfg)
+    module = components.model(cfg)
     optimizers = module.configure_optimizers()
     optimizer_obj = optimizers["optimizer"] if isinstance(optimizers, dict) else optimizers
     assert type(optimizer_obj).__name__.lower() == optimizer
@@ -37,7 +37,7 @@ def test_model_and_optimizer_options_build(compose_cfg, model, optimizer):
 @pytest.mark.parametrize("scheduler", options("scheduler"))
 def test_scheduler_options_build(compose_cfg, scheduler):
     cfg = compose_cfg(f"scheduler={scheduler}")
-    configured = build.model(cfg).configure_optimizers()
+    configured = components.model(cfg).configure_optimizers()
     if scheduler == "none":
         assert not isinstance(configured, dict)
     else:
@@ -66,21 +66,21 @@ def test_trainer_options_compose(tmp_path, trainer):
 
 def test_callbacks_and_loggers_build(compose_cfg):
     cfg = compose_cfg()
-    names = {type(c).__name__ for c in build.callbacks(cfg)}
+    names = {type(c).__name__ for c in components.callbacks(cfg)}
     assert {"ModelCheckpoint", "LearningCurves", "CustomScalars", "ArchitectureSummary"} <= names
-    assert [type(lg).__name__ for lg in build.loggers(cfg)] == ["RunTensorBoardLogger"]
+    assert [type(lg).__name__ for lg in components.loggers(cfg)] == ["RunTensorBoardLogger"]
 
 
 def test_logger_none_also_drops_what_needs_a_logger(compose_cfg):
     cfg = compose_cfg("logger=none")
-    assert build.loggers(cfg) == []
-    names = {type(c).__name__ for c in build.callbacks(cfg)}
+    assert components.loggers(cfg) == []
+    names = {type(c).__name__ for c in components.callbacks(cfg)}
     assert "LearningRateMonitor" not in names and "ModelCheckpoint" in names
 
 
 def test_momentum_is_an_ordinary_override(compose_cfg):
     cfg = compose_cfg("optimizer=sgd", "optimizer.momentum=0.5", "optimizer.nesterov=true")
-    opt = build.model(cfg).configure_optimizers()["optimizer"]
+    opt = components.model(cfg).configure_optimizers()["optimizer"]
     assert opt.defaults["momentum"] == 0.5 and opt.defaults["nesterov"] is True
 
 
@@ -164,13 +164,13 @@ def test_a_key_no_option_has_keeps_hydras_message():
 
 def test_fast_dev_run_and_gradient_clipping_need_no_plus(compose_cfg):
     cfg = compose_cfg("trainer.fast_dev_run=true", "trainer.gradient_clip_val=1.0")
-    trainer = build.trainer(cfg, [], [])
+    trainer = components.trainer(cfg, [], [])
     assert trainer.fast_dev_run is True
     assert trainer.gradient_clip_val == 1.0
 
 
 def test_compile_option_compiles_the_net_in_place(compose_cfg):
-    plain = build.model(compose_cfg()).net
-    compiled = build.model(compose_cfg("compile=true")).net
+    plain = components.model(compose_cfg()).net
+    compiled = components.model(compose_cfg("compile=true")).net
     assert plain._compiled_call_impl is None and compiled._compiled_call_impl is not None
     assert compiled.state_dict().keys() == plain.state_dict().keys()

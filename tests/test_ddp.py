@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from runs.ddp_sweeps import reruns_script_per_rank
 from tests.conftest import run_cli
 from tests.sweep_runs import cli_overrides, job_dirs, job_overrides, metrics, stage_metrics
 from train import train
+from training.ddp_sweeps import reruns_script_per_rank
 
 # Two ranks of 16 make the global batch of 32 that the one-process runs use.
 PER_RANK_BATCH = 16

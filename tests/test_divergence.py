@@ -12,12 +12,12 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from callbacks.divergence_guard import DivergenceGuard, TrainingDiverged
-from runs import run_record
-from runs.config_env import compose
+from hydra_app.config_env import compose
 from storage.run_files import DIVERGED, read_metrics
 from tests.conftest import run_cli, tiny_overrides
 from tests.tensorboard_reading import event_files, logged_hparams, session_status
 from train import train
+from training import run_record
 
 DIVERGING = ("model=small", "optimizer.lr=1e10")
 

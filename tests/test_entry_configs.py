@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
-from runs.config_env import CONF_DIR, compose
+from hydra_app.config_env import CONF_DIR, compose
 from tests.conftest import ROOT, run_cli
 
 # The keys each entry point requires (``???`` in its config), as a user gives them.

@@ -7,7 +7,7 @@ import json
 import pytest
 from hydra.types import RunMode
 
-from runs.config_env import CONF_DIR, compose
+from hydra_app.config_env import CONF_DIR, compose
 from tests.conftest import run_cli, tiny_overrides
 from tests.tensorboard_reading import event_tags
 
@@ -26,7 +26,7 @@ def test_experiment_sweeps_its_comparison(experiment):
 
 
 # Experiments that are one run each; seed= repeats them.
-SINGLE_RUNS = {"best_small"}
+SINGLE_RUNS = {"best_conv_bn"}
 
 
 @pytest.mark.parametrize(
@@ -47,11 +47,11 @@ def test_single_run_experiments_run_once_with_the_seed_given(experiment):
     assert cfg.seed == 3 and cfg.data.seed == 3
 
 
-def test_best_small_trains_a_net_under_100k_parameters_with_augmentation():
-    from runs import build
+def test_best_conv_bn_trains_a_net_under_100k_parameters_with_augmentation():
+    from training import components
 
-    cfg = compose(["experiment=best_small"])
-    net = build.model(cfg).net
+    cfg = compose(["experiment=best_conv_bn"])
+    net = components.model(cfg).net
     assert sum(p.numel() for p in net.parameters()) <= 100_000
     assert cfg.data.augment is not None and cfg.model.label_smoothing > 0
     assert compose([]).data.augment is None  # off for the classic configs

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from runs import run_dir as run_dir_lock
 from storage.run_files import read_metrics
 from tests.conftest import ROOT, run_cli, tiny_overrides
+from training import run_dir as run_dir_lock
 
 FAULTS_DIR = Path(__file__).parent / "faults"
 STEPS = 4  # training batches an epoch in these runs
@@ -332,7 +332,7 @@ def test_disk_full_after_training_names_the_file_and_keeps_the_fit(tiny_data_dir
 
 
 def test_a_corrupt_job_record_is_listed_as_unreadable(tmp_path):
-    from callbacks.sweep_summary import STATUS_UNREADABLE, collect_jobs, main_metrics, write_summary
+    from hydra_app.sweep_summary import STATUS_UNREADABLE, collect_jobs, main_metrics, write_summary
 
     for name, text in [("0", '{"status": "completed", "test/acc": 0.5}'), ("1", '{"stat')]:
         (tmp_path / name / ".hydra").mkdir(parents=True)
@@ -356,7 +356,7 @@ def test_a_corrupt_job_record_is_listed_as_unreadable(tmp_path):
     ],
 )
 def test_a_malformed_setting_is_named(compose_cfg, override, problem):
-    from runs.validate import ConfigError, check_config
+    from training.validate import ConfigError, check_config
 
     extra = ["optimizer=adam"] if "betas" in override else []
     with pytest.raises(ConfigError) as raised:
@@ -365,12 +365,12 @@ def test_a_malformed_setting_is_named(compose_cfg, override, problem):
 
 
 def test_the_class_count_is_checked_against_the_data(compose_cfg):
-    from runs import build
-    from runs.validate import ConfigError, check_against_data
+    from training import components
+    from training.validate import ConfigError, check_against_data
 
     cfg = compose_cfg("model.net.num_classes=5")
     with pytest.raises(ConfigError, match=r"model.net.num_classes=5, but the data .* 10 classes"):
-        check_against_data(cfg, build.datamodule(cfg))
+        check_against_data(cfg, components.datamodule(cfg))
 
 
 def test_a_mirror_that_never_answers_times_out_with_retries(tmp_path, monkeypatch):

@@ -22,11 +22,11 @@ from analysis.projector import sprite_thumbnails
 from analysis.separation import FEATURE_SPACE, SEPARATION_KEY
 from callbacks.feature_embeddings import FeatureEmbeddings
 from lightning_modules.protocols import Classifier, FeatureTaps
-from runs import build
 from storage.run_files import read_metrics
 from tests.conftest import ROOT, compose_tiny
 from tests.tensorboard_reading import event_tags, projector_embeddings, scalar_steps
 from train import train
+from training import components
 
 NUM_IMAGES = 100
 GRAD_EVERY = 5
@@ -129,7 +129,7 @@ def test_every_n_epochs_adds_snapshots_once_per_step(compose_cfg, tmp_path):
 
 @pytest.mark.parametrize("model", ["lenet", "small"])
 def test_taps_have_the_declared_dims(compose_cfg, model):
-    module = build.model(compose_cfg(f"model={model}"))
+    module = components.model(compose_cfg(f"model={model}"))
     assert isinstance(module, FeatureTaps) and isinstance(module, Classifier)
     features = module.features(torch.zeros(3, 1, 28, 28))
     assert tuple(features) == module.tap_names == TAPS
@@ -227,10 +227,10 @@ def test_thumbnails_shrink_to_keep_the_sprite_within_limits():
 
 def test_worker_processes_give_the_numbers_and_figures_of_one_process(compose_cfg, tmp_path):
     cfg = compose_cfg()
-    data = build.datamodule(cfg)
+    data = components.datamodule(cfg)
     data.setup("test")
     torch.manual_seed(0)
-    module = build.model(cfg)
+    module = components.model(cfg)
     projections = {
         "pca": PCA(n_components=2, random_state=0),
         "tsne": TSNE(perplexity=10, max_iter=250, init="pca", random_state=0),

@@ -11,8 +11,8 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from runs import build
 from train import train
+from training import components
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -38,8 +38,8 @@ class NoHostSyncInSteps(Callback):
 
 def test_splits_live_on_the_device_as_uint8_and_batches_are_sliced_there(compose_cfg):
     cfg = compose_cfg("trainer.accelerator=gpu")
-    datamodule = build.datamodule(cfg)
-    trainer = build.trainer(cfg, callbacks=[], loggers=[])
+    datamodule = components.datamodule(cfg)
+    trainer = components.trainer(cfg, callbacks=[], loggers=[])
     datamodule.trainer = trainer
     datamodule.setup("fit")
     for images, targets in datamodule.splits.values():
@@ -55,9 +55,9 @@ def test_training_steps_do_not_wait_for_the_device(compose_cfg, model):
     cfg = compose_cfg(f"model={model}", "trainer.accelerator=gpu", "trainer.log_every_n_steps=50")
     guard = NoHostSyncInSteps()
     # First: its checks cover the other callbacks' hooks up to the end of the step.
-    trainer = build.trainer(cfg, [guard, *build.callbacks(cfg)], build.loggers(cfg))
+    trainer = components.trainer(cfg, [guard, *components.callbacks(cfg)], components.loggers(cfg))
     try:
-        trainer.fit(build.model(cfg), datamodule=build.datamodule(cfg))
+        trainer.fit(components.model(cfg), datamodule=components.datamodule(cfg))
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert guard.checked_steps > 20

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from runs.config_env import CONF_DIR, compose
+from hydra_app.config_env import CONF_DIR, compose
 from tests.conftest import run_cli
 from tests.sweep_runs import cli_overrides, job_dirs, job_overrides, metrics
 from tests.tensorboard_reading import logged_hparams

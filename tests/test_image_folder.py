@@ -11,10 +11,10 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from PIL import Image
 
+from hydra_app.config_env import compose
+from inference import loading
 from lightning_modules.data.files import DatasetError
 from lightning_modules.data.image_folder import ImageFolderDataModule
-from runs import checkpoints
-from runs.config_env import compose
 from tests.conftest import run_cli
 from tests.tiny_data import write_image_folder
 
@@ -41,7 +41,7 @@ def test_train_on_a_folder_of_pngs_with_its_class_names(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "completed" and metrics["class_names"] == list(CLASSES)
-    spec = checkpoints.load(metrics["best_checkpoint"]).spec
+    spec = loading.load(metrics["best_checkpoint"]).spec
     assert spec.class_names == list(CLASSES) and spec.shape == (3, 32, 32)
     assert (run_dir / "confusion_matrix.png").is_file()
 

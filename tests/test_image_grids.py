@@ -74,9 +74,9 @@ def _prior_samples_png(cfg, checkpoint: Path) -> np.ndarray:
     """The prior-sample grid the run's ImageGrids draws with ``checkpoint``'s weights, as PNG."""
     from torchvision.utils import save_image
 
-    from runs import build
+    from training import components
 
-    model = build.model(cfg)
+    model = components.model(cfg)
     model.load_state_dict(torch.load(checkpoint, weights_only=True)["state_dict"])
     grids = ImageGrids(samples_per_side=cfg.callbacks.image_grids.samples_per_side, seed=cfg.seed)
     with torch.no_grad():
@@ -110,7 +110,7 @@ def test_end_of_fit_grids_are_drawn_from_the_best_checkpoint(compose_cfg):
 
 
 def test_best_weights_are_swapped_in_for_the_block_only(tmp_path, caplog):
-    from callbacks.best_weights import best_weights
+    from lightning_modules.best_weights import best_weights
 
     module = torch.nn.Linear(2, 1)
     own = {name: value.clone() for name, value in module.state_dict().items()}
@@ -174,8 +174,3 @@ def test_interpolation_rows_join_images_of_different_classes_ends_included():
         first_cell, last_cell = grid[:, 2:30, 2:30], grid[:, 2:30, 3 * SIDE + 2 : 4 * SIDE]
     torch.testing.assert_close(first_cell[0], ends[0, 0])
     torch.testing.assert_close(last_cell[0], ends[1, 0])
-
-
-def test_bad_settings_are_named():
-    with pytest.raises(ValueError, match="every_n_epochs"):
-        ImageGrids(every_n_epochs=0)

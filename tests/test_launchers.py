@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runs.config_env import compose
+from hydra_app.config_env import compose
 from tests.conftest import run_cli
 from tests.sweep_runs import cli_overrides, job_dirs, metrics
 from tests.tensorboard_reading import logged_hparams

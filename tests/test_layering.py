@@ -1,5 +1,5 @@
-"""Imports run one way: entry points -> study -> runs -> callbacks -> analysis, lightning_modules
--> storage.
+"""Imports run one way: entry points -> study -> inference, hydra_app -> training -> callbacks
+-> analysis, lightning_modules -> storage.
 
 A module may import its own package and any package of a lower layer, never one of its own
 layer or above; so a newcomer can tell from the folder which room a change belongs in.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from runs.config_env import PROJECT_ROOT
+from hydra_app.config_env import PROJECT_ROOT
 
 # Package -> layer; higher layers build on lower ones.
 LAYERS = {
@@ -18,8 +18,10 @@ LAYERS = {
     "analysis": 1,
     "lightning_modules": 1,
     "callbacks": 2,
-    "runs": 3,
-    "study": 4,
+    "training": 3,
+    "inference": 4,
+    "hydra_app": 4,
+    "study": 5,
 }
 ENTRY_POINT_LAYER = max(LAYERS.values()) + 1  # train.py and the other top-level scripts
 
@@ -64,9 +66,16 @@ def test_an_upward_or_sideways_import_is_reported(tmp_path):
         (tmp_path / package).mkdir()
     (tmp_path / "storage" / "files.py").write_text("from callbacks.x import y\n")
     (tmp_path / "analysis" / "plots.py").write_text("def f():\n    import lightning_modules.vae\n")
-    (tmp_path / "runs" / "build.py").write_text("import storage.files\nfrom runs import x\n")
-    (tmp_path / "train.py").write_text("from runs import build\n")
+    (tmp_path / "training" / "steps.py").write_text(
+        "import storage.files\nfrom training import x\n"
+    )
+    (tmp_path / "inference" / "loading.py").write_text("from hydra_app import config_env\n")
+    (tmp_path / "hydra_app" / "guards.py").write_text("from training import resume\n")
+    (tmp_path / "training" / "record.py").write_text("from inference import loading\n")
+    (tmp_path / "train.py").write_text("from training import steps\nfrom study import plan\n")
     assert layer_violations(tmp_path) == [
         "analysis/plots.py imports lightning_modules",
+        "inference/loading.py imports hydra_app",
         "storage/files.py imports callbacks",
+        "training/record.py imports inference",
     ]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runs.config_env import CONF_DIR, compose
+from hydra_app.config_env import CONF_DIR, compose
 
 # Keys whose value picks a winner: the sweepers' objective, checkpoint and early-stopping
 # monitors, and the model's monitored metric that the others follow.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from hydra.errors import InstantiationException
 
-from runs import build
 from train import train
+from training import components
 
 
 def test_monitoring_the_validation_loss_changes_every_consumer(compose_cfg):
@@ -28,4 +28,4 @@ def test_an_unlogged_monitor_is_refused_naming_the_key(compose_cfg):
     with pytest.raises(
         InstantiationException, match=r"model.monitor='val/nelbo'.*\['val/acc', 'val/loss'\]"
     ):
-        build.model(compose_cfg("model.monitor=val/nelbo"))
+        components.model(compose_cfg("model.monitor=val/nelbo"))

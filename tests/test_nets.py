@@ -5,7 +5,7 @@ import torch
 
 from lightning_modules.nets.lenet import LeNet
 from lightning_modules.protocols import FeatureTaps
-from runs import build
+from training import components
 
 
 def n_params(module: torch.nn.Module) -> int:
@@ -20,7 +20,7 @@ def test_lenet5_has_the_classic_parameter_count():
     "model, dims", [("lenet", (400, 84)), ("small", (300, 32)), ("conv_bn", (576, 112))]
 )
 def test_feature_taps_have_the_right_shapes(compose_cfg, model, dims):
-    net = build.model(compose_cfg(f"model={model}")).net
+    net = components.model(compose_cfg(f"model={model}")).net
     assert isinstance(net, FeatureTaps)
     x = torch.randn(5, 1, 28, 28)
     taps = net.features(x)
@@ -31,14 +31,16 @@ def test_feature_taps_have_the_right_shapes(compose_cfg, model, dims):
 
 
 def test_small_net_has_at_most_a_quarter_of_lenet5s_parameters(compose_cfg):
-    small = n_params(build.model(compose_cfg("model=small")).net)
+    small = n_params(components.model(compose_cfg("model=small")).net)
     assert small <= 0.25 * 61_706
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
 @pytest.mark.parametrize("pooling", ["max", "avg"])
 def test_activation_and_pooling_are_config_options(compose_cfg, activation, pooling):
-    net = build.model(compose_cfg(f"model.activation={activation}", f"model.pooling={pooling}")).net
+    net = components.model(
+        compose_cfg(f"model.activation={activation}", f"model.pooling={pooling}")
+    ).net
     kinds = {type(m).__name__ for m in net.modules()}
     assert {"ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid"}.keys() & kinds == {
         {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}[activation]
@@ -57,7 +59,7 @@ def test_unknown_activation_names_the_choices():
 def test_label_smoothing_changes_the_training_loss_only(compose_cfg):
     import torch.nn.functional as F
 
-    model = build.model(compose_cfg("model.label_smoothing=0.2"))
+    model = components.model(compose_cfg("model.label_smoothing=0.2"))
     x, y = torch.randn(8, 1, 28, 28), torch.arange(8)
     logits = model(x)
     smoothed = F.cross_entropy(logits, y, label_smoothing=0.2)
@@ -69,8 +71,8 @@ def test_label_smoothing_changes_the_training_loss_only(compose_cfg):
 
 @pytest.mark.parametrize("model", ["lenet", "conv_bn", "vae"])
 def test_channels_last_changes_the_layout_not_the_function(compose_cfg, model):
-    nhwc = build.model(compose_cfg(f"model={model}")).net
-    nchw = build.model(compose_cfg(f"model={model}", "channels_last=false")).net
+    nhwc = components.model(compose_cfg(f"model={model}")).net
+    nchw = components.model(compose_cfg(f"model={model}", "channels_last=false")).net
     nchw.load_state_dict(nhwc.state_dict())
     nhwc.eval(), nchw.eval()
     convs = [m.weight for m in nhwc.modules() if isinstance(m, torch.nn.modules.conv._ConvNd)]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from runs.preflight import OutputDirError, check_output_dir
 from tests.conftest import run_cli, tiny_overrides
+from training.preflight import OutputDirError, check_output_dir
 
 
 @pytest.fixture

@@ -151,7 +151,7 @@ def test_disk_full_while_writing_a_checkpoint_fails_clearly(tiny_data_dir, tmp_p
 
 
 def test_resume_checks_its_arguments(compose_cfg, tmp_path):
-    from runs.resume import ResumeError, checkpoint_to_resume
+    from training.resume import ResumeError, checkpoint_to_resume
 
     with pytest.raises(ResumeError, match="no such checkpoint file"):
         checkpoint_to_resume(compose_cfg(f"ckpt_path={tmp_path}/missing.ckpt"), trainer=None)

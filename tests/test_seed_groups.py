@@ -9,8 +9,8 @@ import statistics
 import pytest
 
 from analysis.seed_groups import describe, group_by_seed, merge_records
-from callbacks.seed_summary import GROUPS_FIGURE, JOBS_CSV, RECORDS_JSON
-from callbacks.sweep_summary import TABLE_CSV, TABLE_MARKDOWN, collect_jobs, write_summary
+from hydra_app.seed_summary import GROUPS_FIGURE, JOBS_CSV, RECORDS_JSON
+from hydra_app.sweep_summary import TABLE_CSV, TABLE_MARKDOWN, collect_jobs, write_summary
 from tests.conftest import run_cli
 from tests.sweep_runs import cli_overrides
 from tests.test_sweep_summary import _job, _rows

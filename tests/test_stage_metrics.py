@@ -10,7 +10,7 @@ from lightning.pytorch.callbacks import Callback
 
 from callbacks.learning_curves import LearningCurves
 from lightning_modules.base import ConfiguredModule
-from runs import build
+from training import components
 
 
 class BatchLosses(Callback):
@@ -36,11 +36,11 @@ def test_epoch_metrics_are_logged_once_an_epoch_and_cover_every_image(
 
     monkeypatch.setattr(ConfiguredModule, "log", counting_log)
     cfg = compose_cfg(f"model={model}", "trainer.max_epochs=2")
-    datamodule = build.datamodule(cfg)
+    datamodule = components.datamodule(cfg)
     losses = BatchLosses()
-    callbacks = [*build.callbacks(cfg), losses]
-    trainer = build.trainer(cfg, callbacks, build.loggers(cfg))
-    trainer.fit(build.model(cfg), datamodule=datamodule)
+    callbacks = [*components.callbacks(cfg), losses]
+    trainer = components.trainer(cfg, callbacks, components.loggers(cfg))
+    trainer.fit(components.model(cfg), datamodule=datamodule)
 
     # 500 training images in batches of 32 (the last one 20): 16 steps an epoch, yet each
     # train metric is logged once an epoch; val runs a sanity check and 2 epochs.

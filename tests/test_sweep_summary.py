@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from callbacks.image_grids import PRIOR_SAMPLES, final_grid_path
-from callbacks.sweep_summary import (
+from hydra_app.sweep_summary import (
     SAMPLE_SHEET,
     STATUS_MISSING,
     TABLE_CSV,

@@ -7,8 +7,7 @@ import re
 import pytest
 
 from callbacks.custom_scalars import CATEGORY, layout
-from runs import build
-from runs.config_env import compose
+from hydra_app.config_env import compose
 from storage.tensorboard import FINAL_PREFIX, SWEEP_HPARAMS_DIR
 from tests.conftest import run_cli, tiny_overrides
 from tests.sweep_runs import cli_overrides, job_dirs
@@ -21,6 +20,7 @@ from tests.tensorboard_reading import (
     logged_hparams,
     session_status,
 )
+from training import components
 
 # This test's overrides that set hyperparameters, after those of tiny_overrides (whose
 # hyperparameters are data/val_size, data/batch_size, data/eval_batch_size, trainer/max_epochs).
@@ -75,7 +75,7 @@ def test_each_knob_is_logged_once_under_the_name_the_user_sets(tmp_path):
         ["model=vae", "model.activation=tanh", f"paths.output_dir={tmp_path}"],
         return_hydra_config=True,
     )
-    hparams = build.hyperparameters(cfg)
+    hparams = components.hyperparameters(cfg)
     assert list(hparams)[:2] == ["model", "model/activation"]
     assert hparams["model/activation"] == "tanh" and hparams["optimizer"] == "adam"
     # ${model.activation}, ${model.kl_weight}, ${trainer.max_epochs}, ${seed}: the same values.
@@ -98,7 +98,7 @@ def test_custom_scalars_put_train_and_val_of_each_metric_on_one_chart(log_dir):
 
 
 def test_classifier_charts_are_loss_and_accuracy(compose_cfg):
-    charts = layout(build.model(compose_cfg("model=small")))[CATEGORY]
+    charts = layout(components.model(compose_cfg("model=small")))[CATEGORY]
     assert {name: tags for name, (_, tags) in charts.items()} == {
         "loss": ["^train/loss$", "^val/loss$"],
         "acc": ["^train/acc$", "^val/acc$"],

@@ -14,10 +14,11 @@ import pytest
 import torch
 from PIL import Image
 
+from inference import loading
 from lightning_modules.data.images import invert_choice
-from runs import checkpoints
 from tests.conftest import run_cli, tiny_overrides
 from tests.tiny_data import TinyFashionMNIST, write_idx_dataset, write_image_folder
+from training import checkpoint_description
 
 # No t-SNE in these runs: it takes longer than everything else here.
 NO_EMBEDDINGS = "callbacks.feature_embeddings=null"
@@ -55,7 +56,7 @@ def test_load_from_checkpoint_needs_no_argument(trained):
     saved = torch.load(trained["ckpt"], map_location="cpu", weights_only=True)["state_dict"]
     assert set(model.state_dict()) == set(saved)
     assert all(torch.equal(model.state_dict()[k], v) for k, v in saved.items())
-    spec = checkpoints.load(trained["ckpt"]).spec
+    spec = loading.load(trained["ckpt"]).spec
     assert spec.class_names == TinyFashionMNIST.classes and spec.shape == (1, 28, 28)
     assert spec.normalize is True  # the classifier's default, as trained
 
@@ -96,7 +97,7 @@ def test_eval_refuses_data_that_does_not_fit_the_checkpoint(trained, tmp_path):
 
 
 def model_predictions(ckpt: str, images: np.ndarray) -> list[str]:
-    loaded = checkpoints.load(ckpt)
+    loaded = loading.load(ckpt)
     x = loaded.transform().to_model_input(torch.from_numpy(images).unsqueeze(1))
     with torch.no_grad():
         indices = loaded.module(x).argmax(dim=1).tolist()
@@ -157,7 +158,7 @@ def export(trained, fmt: str, output: Path) -> Path:
 
 def reference_outputs(ckpt: str, images: torch.Tensor) -> np.ndarray:
     """The checkpoint's model on images in [0, 1], as the exported models take them."""
-    loaded = checkpoints.load(ckpt)
+    loaded = loading.load(ckpt)
     with torch.no_grad():
         return loaded.module(loaded.transform().to_model_input(images)).numpy()
 
@@ -209,12 +210,12 @@ def test_predict_with_a_vae_writes_reconstructions_and_samples(tmp_path, tiny_da
     """An untrained VAE's checkpoint, as train.py describes it: predict needs no training."""
     import lightning as L
 
-    from runs import build
     from tests.conftest import compose_tiny
+    from training import components
 
     cfg = compose_tiny(tmp_path / "run", tiny_data_dir, "model=vae")
-    datamodule, model = build.datamodule(cfg), build.model(cfg)
-    checkpoints.describe(model, cfg, datamodule)
+    datamodule, model = components.datamodule(cfg), components.model(cfg)
+    checkpoint_description.describe(model, cfg, datamodule)
     trainer = L.Trainer(accelerator="cpu", max_epochs=0, logger=False, enable_progress_bar=False)
     trainer.fit(model, datamodule=datamodule)
     ckpt = tmp_path / "vae.ckpt"

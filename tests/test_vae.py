@@ -155,13 +155,13 @@ def test_mlp_baseline_has_the_pytorch_examples_shape():
 @pytest.mark.parametrize("image", [(1, 28), (3, 32)])
 def test_mlp_baseline_builds_from_the_vae_config(compose_cfg, image):
     from bench.vae_baseline import MODELS
-    from runs import build
+    from training import components
 
     channels, side = image
     overrides = MODELS["MLP VAE 784-400-20 (pytorch/examples)"]
     cfg = compose_cfg("model=vae", *overrides)
     cfg.model.net.in_channels, cfg.model.net.image_size = channels, side
-    net = build.model(cfg).net
+    net = components.model(cfg).net
     assert isinstance(net, MLPVAE)
     x = torch.rand(2, channels, side, side)
     assert net.decoder_logits(net.encode(x)[0]).shape == x.shape

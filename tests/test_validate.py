@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from runs.validate import ConfigError, check_config, problems
 from tests.conftest import run_cli, tiny_overrides
+from training.validate import ConfigError, check_config, problems
 
 # (override, key in the message, allowed range in the message)
 INVALID = [
@@ -39,7 +39,35 @@ INVALID = [
         "trainer.gradient_clip_algorithm='l2'",
         "one of ['norm', 'value'] (or null)",
     ),
+    (
+        "callbacks.progress_bar.mode=fancy",
+        "callbacks.progress_bar.mode='fancy'",
+        "['auto', 'none', 'rich']",
+    ),
+    (
+        "data/augment=standard data.augment.erase_scale=[0.5,0.1]",
+        "data.augment.erase_scale=[0.5, 0.1]",
+        "low <= high",
+    ),
 ]
+# Numbers whose override reads as the message names them: the callbacks' settings (checked
+# here, not in their constructors), label smoothing and the training batches' augmentation.
+SAME_AS_TYPED = {
+    "callbacks.early_stopping.patience=0": ">= 1",
+    "callbacks.early_stopping.min_delta=-1": ">= 0",
+    "callbacks.feature_embeddings.num_images=50": "an integer >= 100",
+    "callbacks.feature_embeddings.num_workers=-1": ">= 0 (or null)",
+    "callbacks.confusion_matrix.top_k=0": ">= 1",
+    "callbacks.gradient_norms.every_n_steps=0": ">= 1",
+    "callbacks.divergence_guard.check_every_n_steps=0": ">= 1 (or null)",
+    "callbacks.image_grids.every_n_epochs=0": ">= 1",
+    "callbacks.image_grids.interpolation_steps=1": "an integer >= 2",
+    "model.label_smoothing=1": "in [0, 1)",
+    "data/augment=standard data.augment.flip_p=1.5": "in [0, 1]",
+    "data/augment=standard data.augment.crop_padding=-2": ">= 0",
+    "data/augment=standard data.augment.erase_ratio=[3]": "a list of 2 values",
+}
+INVALID += [(typed, typed.split()[-1], allowed) for typed, allowed in SAME_AS_TYPED.items()]
 
 
 @pytest.mark.parametrize(("override", "key", "allowed"), INVALID, ids=[i[0] for i in INVALID])
@@ -71,7 +99,7 @@ def test_valid_configs_pass(compose_cfg, overrides):
 def test_gradient_clip_algorithms_are_lightnings():
     from lightning.pytorch.utilities import GradClipAlgorithmType
 
-    from runs.validate import GRADIENT_CLIP_ALGORITHMS
+    from training.validate import GRADIENT_CLIP_ALGORITHMS
 
     assert sorted(GRADIENT_CLIP_ALGORITHMS) == sorted(a.value for a in GradClipAlgorithmType)
 

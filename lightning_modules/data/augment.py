@@ -19,13 +19,6 @@ def batch_seed(seed: int, epoch: int, batch: int, rank: int = 0) -> int:
     return mixed
 
 
-def _check_range(name: str, low: float, high: float, lo_bound: float, hi_bound: float) -> None:
-    if not lo_bound <= low <= high <= hi_bound:
-        raise ValueError(
-            f"data.augment.{name}=[{low}, {high}]: need {lo_bound} <= low <= high <= {hi_bound}"
-        )
-
-
 class BatchAugment:
     """Random crop after zero padding, horizontal flip and random erasing, image by image.
 
@@ -52,13 +45,6 @@ class BatchAugment:
         erase_scale: Sequence[float] = (0.02, 0.2),
         erase_ratio: Sequence[float] = (0.3, 3.3),
     ) -> None:
-        if crop_padding < 0:
-            raise ValueError(f"data.augment.crop_padding={crop_padding}: must be >= 0")
-        for name, p in (("flip_p", flip_p), ("erase_p", erase_p)):
-            if not 0.0 <= p <= 1.0:
-                raise ValueError(f"data.augment.{name}={p}: a probability, in [0, 1]")
-        _check_range("erase_scale", *erase_scale, 0.0, 1.0)
-        _check_range("erase_ratio", *erase_ratio, 1e-3, 1e3)
         self.crop_padding = int(crop_padding)
         self.flip_p = float(flip_p)
         self.erase_p = float(erase_p)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, SequentialSampler
 
 
 class TensorBatches(Dataset):
@@ -77,9 +77,19 @@ class BatchIndices(Sampler[torch.Tensor]):
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
 
+class InOrderBatchIndices(BatchIndices, SequentialSampler):
+    """:class:`BatchIndices` that do not shuffle, and say so to Lightning by their type.
+
+    With ``trainer.overfit_batches`` Lightning replaces the sampler of each loader that is
+    not a ``SequentialSampler`` with one that yields single indices, which these loaders
+    cannot take.
+    """
+
+
 def batch_loader(images: torch.Tensor, targets: torch.Tensor, **sampler_options) -> DataLoader:
     """A DataLoader of whole batches; ``sampler_options`` are :class:`BatchIndices`' arguments."""
-    sampler = BatchIndices(len(targets), **sampler_options)
+    in_order = not sampler_options.get("shuffle")
+    sampler = (InOrderBatchIndices if in_order else BatchIndices)(len(targets), **sampler_options)
     # batch_size=None: the sampler already yields whole batches, the DataLoader only iterates.
     # Its own generator: creating an iterator draws a seed, which must not move the global RNG
     # (a resumed run creates its first iterator at another point than an uninterrupted one).

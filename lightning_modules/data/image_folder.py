@@ -13,8 +13,6 @@ from lightning_modules.data.image_cache import folder_samples, load_or_decode
 from lightning_modules.data.in_memory import InMemoryImageDataModule, Splits
 from lightning_modules.data.layout import TEST_DIR, TRAIN_DIR, class_folders, class_folders_of
 
-CHANNEL_CHOICES = (1, 3)
-
 
 def _split(targets: torch.Tensor, size: float, seed: int, what: str):
     """Class-stratified (kept, held-out) indices; ``size`` is a share (< 1) or a count."""
@@ -74,8 +72,6 @@ class ImageFolderDataModule(InMemoryImageDataModule):
         on_device: bool = True,
         augment: BatchAugment | None = None,
     ) -> None:
-        if channels not in CHANNEL_CHOICES:
-            raise ValueError(f"data.channels={channels}; use one of {list(CHANNEL_CHOICES)}")
         class_names = class_folders(root)
         if num_classes is not None and num_classes != len(class_names):
             raise DatasetError(

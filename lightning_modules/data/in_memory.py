@@ -99,7 +99,9 @@ class InMemoryImageDataModule(L.LightningDataModule, ABC):
 
     @override
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True, batch_size=self.batch_size)
+        # Overfitting (trainer.overfit_batches) trains on the same first batches every epoch.
+        overfit = bool(self.trainer and self.trainer.overfit_batches)
+        return self._loader("train", shuffle=not overfit, batch_size=self.batch_size)
 
     @override
     def val_dataloader(self) -> DataLoader:

@@ -1,11 +1,7 @@
-"""torchvision's ``ImageFolder`` layout: ``<root>/train/<class>/*``, optionally ``<root>/test/``.
-
-Light on imports: the configs read the class count from here while they are composed.
-"""
+"""torchvision's ``ImageFolder`` layout: ``<root>/train/<class>/*``, optionally ``<root>/test/``."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from lightning_modules.data.files import DatasetError
@@ -32,4 +28,10 @@ def class_folders(root: str | Path) -> list[str]:
 
 
 def class_folders_of(folder: Path) -> list[str]:
-    return sorted(entry.name for entry in os.scandir(folder) if entry.is_dir())
+    """torchvision's ``find_classes``: the sorted folder names under ``folder``; [] for none."""
+    from torchvision.datasets.folder import find_classes
+
+    try:
+        return find_classes(str(folder))[0]
+    except FileNotFoundError:  # no class folder in it
+        return []

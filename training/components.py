@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from fnmatch import fnmatch
+from typing import Any
 
 import torch
 from hydra.utils import instantiate
 from omegaconf import Container, DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Run:
+    """What a training run is built of (:func:`training.steps.build`)."""
+
+    datamodule: Any
+    model: Any
+    trainer: Any
+    settings: Any  # callbacks.run_settings.RunSettings: changed settings, batches trained
+    hyperparameters: dict
 
 
 def datamodule(cfg: DictConfig):
@@ -120,6 +133,8 @@ NOT_HYPERPARAMETERS = (
     "trainer/plugins",
     "trainer/enable_*",
     "trainer/fast_dev_run",
+    "trainer/detect_anomaly",
+    "trainer/profiler",
     "trainer/log_every_n_steps",
     "trainer/use_distributed_sampler",
     "trainer/deterministic",
@@ -168,6 +183,8 @@ def hyperparameters(cfg: DictConfig) -> dict:
     for key in references:
         if _final_target(key, references) in flat:
             del flat[key]
+    if tags := cfg.get("tags"):  # one column, so that the HParams table filters on it
+        flat["tags"] = ", ".join(str(tag) for tag in tags)
     first = overridden(flat, hydra)
     return {key: flat[key] for key in first} | flat
 

@@ -97,6 +97,15 @@ RANGES: dict[str, Interval] = {
     "data.augment.erase_ratio": POSITIVE,
     "callbacks.early_stopping.patience": Interval(low=1, integer=True, optional=True),
     "callbacks.early_stopping.min_delta": NON_NEGATIVE,
+    # Fewer images leave t-SNE's perplexity and the 5-fold kNN without data.
+    "callbacks.feature_embeddings.num_images": Interval(low=100, integer=True),
+    "callbacks.feature_embeddings.every_n_epochs": Interval(low=0, integer=True),
+    "callbacks.feature_embeddings.num_workers": Interval(low=0, integer=True, optional=True),
+    "callbacks.gradient_norms.every_n_steps": COUNT,
+    "callbacks.confusion_matrix.top_k": COUNT,
+    "callbacks.divergence_guard.check_every_n_steps": Interval(low=1, integer=True, optional=True),
+    "callbacks.image_grids.every_n_epochs": COUNT,
+    "callbacks.image_grids.interpolation_steps": Interval(low=2, integer=True),
     "trainer.max_epochs": COUNT,
     "trainer.min_epochs": Interval(low=0, integer=True),
     "trainer.log_every_n_steps": COUNT,
@@ -109,7 +118,11 @@ RANGES: dict[str, Interval] = {
 LISTS: dict[str, int | None] = {
     "optimizer.betas": 2,
     "data.system_dirs": None,
+    "data.augment.erase_scale": 2,
+    "data.augment.erase_ratio": 2,
 }
+# [low, high] ranges, by config path: low must not exceed high.
+LOW_HIGH = ("data.augment.erase_scale", "data.augment.erase_ratio")
 # Lists whose length a net's architecture fixes, by the net's class name.
 NET_LISTS: dict[str, dict[str, int | None]] = {
     "LeNet": {"channels": 2, "hidden": None},
@@ -124,13 +137,22 @@ OPTIONAL_CHOICES = ("trainer.gradient_clip_algorithm",)
 
 def _choices() -> dict[str, Collection[str]]:
     """Settings that name one of a fixed set of options, by config path."""
-    from lightning_modules.options import ACTIVATIONS, LIKELIHOODS, MONITOR_MODES, POOLINGS
+    from lightning_modules.options import (
+        ACTIVATIONS,
+        IMAGE_CHANNELS,
+        LIKELIHOODS,
+        MONITOR_MODES,
+        POOLINGS,
+        PROGRESS_BAR_MODES,
+    )
 
     return {
         "model.activation": ACTIVATIONS,
         "model.pooling": POOLINGS,
         "model.likelihood": LIKELIHOODS,
         "model.monitor_mode": MONITOR_MODES,
+        "data.channels": IMAGE_CHANNELS,
+        "callbacks.progress_bar.mode": PROGRESS_BAR_MODES,
         "trainer.gradient_clip_algorithm": GRADIENT_CLIP_ALGORITHMS,
     }
 
@@ -181,7 +203,17 @@ def _list_problems(cfg: DictConfig) -> list[tuple[str, Any, str]]:
             found.append((key, value, f"must be a list, e.g. {key}=[...]"))
         elif length is not None and len(value) != length:
             found.append((key, value, f"must be a list of {length} values"))
+        elif key in LOW_HIGH and _is_ordered_pair(value) is False:
+            found.append((key, value, "must be [low, high] with low <= high"))
     return found
+
+
+def _is_ordered_pair(value: list) -> bool | None:
+    """Whether ``[low, high]`` has low <= high; None when they are not both numbers (the
+    range rules report those)."""
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        return None
+    return value[0] <= value[1]
 
 
 def check_against_data(cfg: DictConfig, datamodule: Any) -> None:

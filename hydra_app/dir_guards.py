@@ -17,9 +17,9 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from typing_extensions import override
 
-from runs import resume, run_dir
-from runs.run_record import rank
 from storage.run_files import COMPLETED, MetricsFileError, read_metrics, write_earlier_jobs
+from training import resume, run_dir
+from training.run_record import rank
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def output_dir(config: DictConfig) -> Path:
 
 class RunDirGuard(Callback):
     """Claims the run dir for this run before anything is written into it; see
-    :func:`runs.run_dir.claim` and :func:`runs.resume.check_run_dir`."""
+    :func:`training.run_dir.claim` and :func:`training.resume.check_run_dir`."""
 
     @override
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:

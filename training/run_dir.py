@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from runs.run_record import rank
 from storage.run_files import METRICS_FILE
+from training.run_record import rank
 
 LOCK_FILE = ".run.lock"
 CHECKPOINT_DIR = "checkpoints"

@@ -18,15 +18,17 @@ def evaluate(cfg: DictConfig) -> dict:
     The checkpoint gives the model and its input normalisation; data whose images or classes do
     not fit it is refused before any batch runs.
     """
-    from runs import build, checkpoints, preflight, run_record
+    from inference import loading
+    from training import components, preflight, run_record, validate
 
     if cfg.split not in SPLITS:
         raise ValueError(f"split={cfg.split!r}; use one of {list(SPLITS)}")
+    validate.check_config(cfg)  # the callbacks' and the data's settings
     run_dir = Path(cfg.paths.output_dir)
     preflight.check_output_dir(run_dir, cfg.get("min_free_disk_mb", 0))
     started = time.perf_counter()
-    loaded = checkpoints.load(cfg.ckpt_path)
-    checkpoints.use_input_settings(cfg.data, loaded.spec)
+    loaded = loading.load(cfg.ckpt_path)
+    loading.use_input_settings(cfg.data, loaded.spec)
 
     import lightning as L
 
@@ -34,10 +36,10 @@ def evaluate(cfg: DictConfig) -> dict:
     from callbacks.image_grids import ImageGrids
 
     L.seed_everything(cfg.seed, workers=True)
-    datamodule = build.datamodule(cfg)
+    datamodule = components.datamodule(cfg)
     datamodule.setup("test")
-    checkpoints.check_fits(loaded.spec, datamodule, _data_choice(cfg))
-    trainer = build.trainer(cfg, build.callbacks(cfg), build.loggers(cfg))
+    loading.check_fits(loaded.spec, datamodule, _data_choice(cfg))
+    trainer = components.trainer(cfg, components.callbacks(cfg), components.loggers(cfg))
     run = trainer.test if cfg.split == "test" else trainer.validate
     run(loaded.module, datamodule=datamodule)
     # Drawn at the end of fit in a training run; here the evaluated weights are the ones to draw.

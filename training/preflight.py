@@ -22,7 +22,7 @@ def check_output_dir(run_dir: str | Path, min_free_mb: float) -> None:
             probe.flush()
     except OSError as err:
         raise OutputDirError(f"Cannot write to the output dir {run_dir}: {err}. {move}") from err
-    if not isinstance(min_free_mb, (int, float)):  # runs.validate reports the bad value
+    if not isinstance(min_free_mb, (int, float)):  # training.validate reports the bad value
         return
     free_mb = shutil.disk_usage(run_dir).free / 2**20
     if free_mb < min_free_mb:

@@ -1,4 +1,5 @@
-"""Make sure the configured dataset is on disk: ``python -m runs.prepare_data [data=mnist ...]``.
+"""Make sure the configured dataset is on disk:
+``python -m hydra_app.prepare_data [data=mnist ...]``.
 
 Uses the same config as ``train.py``, so the data dir and sources are the ones a run will use.
 """
@@ -9,7 +10,7 @@ import sys
 
 from hydra.utils import instantiate
 
-from runs.config_env import compose
+from hydra_app.config_env import compose
 
 
 def main(overrides: list[str]) -> None:

@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from typing_extensions import override
 
 from analysis import seed_groups
-from callbacks import seed_summary
+from hydra_app import seed_summary
 from storage.run_files import (
     MetricsFileError,
     atomic_write_bytes,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from omegaconf import OmegaConf
 
-from runs.config_env import initialized
+from hydra_app.config_env import initialized
 
 
 def hints(argv: Sequence[str]) -> list[str]:

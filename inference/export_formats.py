@@ -16,8 +16,8 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
+from inference import loading
 from lightning_modules.data.images import InputSpec
-from runs import checkpoints
 from storage.run_files import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def output_path(cfg: DictConfig) -> Path:
 def export(cfg: DictConfig) -> Path:
     """Write ``cfg.ckpt_path``'s model in ``cfg.format`` to ``cfg.output`` (default: beside it)."""
     path = output_path(cfg)
-    loaded = checkpoints.load(cfg.ckpt_path)
+    loaded = loading.load(cfg.ckpt_path)
     # The LightningModule's forward is its net's; the net traces without a Trainer around it.
     model = Deployed(loaded.module.net, loaded.spec).eval()
     example = torch.rand(2, *loaded.spec.shape, generator=torch.Generator().manual_seed(0))

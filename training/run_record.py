@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-from runs.build import overridden
-from storage.run_files import COMPLETED, FAILED, update_metrics
+from storage.run_files import COMPLETED, FAILED, RUNNING, update_metrics
 from storage.tensorboard import (
     FINAL_PREFIX,
     STATUS_HPARAM,
@@ -19,11 +19,54 @@ from storage.tensorboard import (
     write_hparams,
     write_sweep_experiment,
 )
+from training.components import Run, overridden
 
 # Hydra's record of a sweep (its basic sweeper's), in the sweep dir.
 SWEEP_CONFIG = "multirun.yaml"
 
 log = logging.getLogger(__name__)
+
+
+class RunRecord:
+    """A run's ``metrics.json`` from start to end: ``running`` at once, then the final
+    metrics, or, for a run that raised, its status, error and what it got to.
+
+    Args:
+        out_dir: the run dir.
+        tags: the run's ``tags``, kept in every state of the record.
+    """
+
+    def __init__(self, out_dir: Path, tags: list[str] | None = None) -> None:
+        self.out_dir = out_dir
+        self.run: Run | None = None
+        # A resume writes its record anew.
+        record(out_dir, {"status": RUNNING, "tags": list(tags or [])}, fresh=True)
+        self.started = time.perf_counter()
+
+    def watch(self, run: Run) -> Run:
+        """From here on a failure's record holds what ``run``'s trainer got to."""
+        self.run = run
+        return run
+
+    def failed(self, err: BaseException) -> None:
+        """Record ``err``; a failed or diverged job is in the sweep's HParams too."""
+        trainer = self.run.trainer if self.run is not None else None
+        entries = record(self.out_dir, failure(err, trainer))
+        if self.run is not None:
+            log_failed_hparams(trainer, self.run.hyperparameters, entries)
+
+    def completed(self, run: Run, metrics: dict[str, Any]) -> dict[str, Any]:
+        """Write the final ``metrics.json`` and the HParams entry; returns the metrics."""
+        metrics = {
+            **metrics,
+            **run.model.records,
+            "status": COMPLETED,
+            "epochs": run.trainer.current_epoch,
+            "num_params": sum(p.numel() for p in run.model.parameters()),
+            "wall_time_s": round(time.perf_counter() - self.started, 2),
+        }
+        log_hparams(run.trainer, run.hyperparameters, metrics)
+        return record(self.out_dir, metrics)
 
 
 def scalar_metrics(trainer) -> dict[str, float]:

@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
+from inference import loading
 from lightning_modules.protocols import Classifier, Generative
-from runs import checkpoints
 from storage.run_files import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def predict(cfg: DictConfig) -> dict:
     """Predict on ``cfg.inputs`` with ``cfg.ckpt_path``; writes into the run dir and returns
     a summary (``skipped`` lists the files that could not be read)."""
     paths = collect_inputs(str(cfg.inputs))
-    loaded = checkpoints.load(cfg.ckpt_path)
+    loaded = loading.load(cfg.ckpt_path)
     transform = loaded.transform(cfg.invert)
     kept, images, skipped = read_images(paths, transform)
     if not kept:

@@ -1,0 +1,1 @@
+"""Using a trained model: a checkpoint loaded, evaluated on a split, run on files, exported."""

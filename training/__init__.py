@@ -1,0 +1,1 @@
+"""A training run: built from its composed config, checked, fitted, resumed and recorded."""
