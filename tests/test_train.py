@@ -98,12 +98,14 @@ def test_lightnings_pytree_deprecation_warning_is_not_shown(short_cli_run):
 
 
 def test_hparams_dashboard_holds_the_settings_and_final_metrics(compose_cfg):
-    cfg = compose_cfg("optimizer.momentum=0.7")
-    train(cfg)
+    cfg = compose_cfg("optimizer.momentum=0.7", "tags=[baseline,sgd]")
+    metrics = train(cfg)
     log_dir = Path(cfg.paths.output_dir) / "tensorboard"
     hparams = logged_hparams(log_dir)
     assert hparams["optimizer/momentum"] == pytest.approx(0.7)
     assert hparams["model/activation"] == "relu"
+    # The run's tags: one HParams column to filter on, and a list in metrics.json.
+    assert hparams["tags"] == "baseline, sgd" and metrics["tags"] == ["baseline", "sgd"]
     experiment = hparams_plugin(log_dir)["_hparams_/experiment"].experiment
     metric_tags = {m.name.tag for m in experiment.metric_infos}
     assert {"final/test/acc", "final/val/acc_best"} <= metric_tags
@@ -116,6 +118,7 @@ def test_failed_run_records_its_status(compose_cfg):
         train(cfg)
     metrics = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
     assert metrics["status"] == "failed" and "data.val_size" in metrics["error"]
+    assert metrics["tags"] == []  # kept in every state of the record
 
 
 def test_mixed_precision_is_a_plain_override(compose_cfg):
