@@ -203,17 +203,14 @@ def _list_problems(cfg: DictConfig) -> list[tuple[str, Any, str]]:
             found.append((key, value, f"must be a list, e.g. {key}=[...]"))
         elif length is not None and len(value) != length:
             found.append((key, value, f"must be a list of {length} values"))
-        elif key in LOW_HIGH and _is_ordered_pair(value) is False:
+        elif key in LOW_HIGH and _are_numbers(value) and value[0] > value[1]:
             found.append((key, value, "must be [low, high] with low <= high"))
     return found
 
 
-def _is_ordered_pair(value: list) -> bool | None:
-    """Whether ``[low, high]`` has low <= high; None when they are not both numbers (the
-    range rules report those)."""
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-        return None
-    return value[0] <= value[1]
+def _are_numbers(values: list) -> bool:
+    """Whether every value is a number (the range rules report those that are not)."""
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
 def check_against_data(cfg: DictConfig, datamodule: Any) -> None:
