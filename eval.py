@@ -9,12 +9,13 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from hydra_app import config_env
+from hydra_app import config_env, user_errors
 
 config_env.setup()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
+@user_errors.reported
 def main(cfg: DictConfig) -> None:
     from hydra_app.config_tree import print_tree
     from inference.evaluation import evaluate

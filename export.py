@@ -11,12 +11,13 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from hydra_app import config_env
+from hydra_app import config_env, user_errors
 
 config_env.setup()
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="export")
+@user_errors.reported
 def main(cfg: DictConfig) -> None:
     from inference.export_formats import export
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from hydra_app import config_env
+from hydra_app import config_env, user_errors
 
 config_env.setup()
 log = logging.getLogger(__name__)
@@ -24,12 +24,13 @@ log = logging.getLogger(__name__)
 logging.getLogger("tensorboard").setLevel(logging.WARNING)
 
 REPORT_DIR = "report"
+UNREADABLE_EXIT_CODE = 3  # the report is written, but some run records could not be read
 TITLE = "LeNet-5, a small LeNet and a convolutional VAE on Fashion-MNIST: the study, reproduced"
 
 
-def report(cfg: DictConfig, command: str = "") -> Path:
+def report(cfg: DictConfig, command: str = "") -> tuple[Path, list[str]]:
     """Runs the study's missing jobs (unless ``run_missing=false``), then writes the report;
-    returns the path of its ``index.html``."""
+    returns the path of its ``index.html`` and the run records that could not be read."""
     from study import execute, outline, plan, provenance, render, results
     from study.document import Missing, Section
 
@@ -41,6 +42,8 @@ def report(cfg: DictConfig, command: str = "") -> Path:
         started = time.perf_counter()
         execute.run_jobs(dirs, study_dir, cfg.parallel_jobs, cfg.threads_per_job)
         timings["training, this call (wall)"] = time.perf_counter() - started
+    else:
+        plan.check_holds_study(dirs, study_dir)
 
     started = time.perf_counter()
     report_dir = study_dir / REPORT_DIR
@@ -58,14 +61,26 @@ def report(cfg: DictConfig, command: str = "") -> Path:
             )
     timings["writing the report"] = time.perf_counter() - started
     written.append(provenance.how_it_was_made(study, command, timings))
-    return render.write_report(TITLE, written, report_dir)
+    return render.write_report(TITLE, written, report_dir), results.unreadable_records(study)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="report")
+@user_errors.reported
 def main(cfg: DictConfig) -> None:
     command = shlex.join(["python", "report.py", *sys.argv[1:]])
-    path = report(cfg, command)
+    path, unreadable = report(cfg, command)
     print(f"Report: {path}")
+    if unreadable:
+        # Marked missing in the report, which the other runs still make worth having; the exit
+        # status tells a script that the study is not whole.
+        print(
+            f"{len(unreadable)} run record(s) could not be read and are marked missing; move "
+            "each file away and run report.py without run_missing=false to redo those runs:",
+            *unreadable,
+            sep="\n  ",
+            file=sys.stderr,
+        )
+        sys.exit(UNREADABLE_EXIT_CODE)
 
 
 if __name__ == "__main__":

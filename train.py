@@ -13,7 +13,7 @@ import warnings
 import hydra
 from omegaconf import DictConfig
 
-from hydra_app import config_env, override_hints
+from hydra_app import config_env, override_hints, user_errors
 
 config_env.setup()
 # Lightning's own use of torch's deprecated pytree class: nothing a run can change.
@@ -43,6 +43,7 @@ def train(cfg: DictConfig) -> dict:
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
+@user_errors.reported
 def main(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode

@@ -222,7 +222,6 @@ def project_epochs(args, cfg, datamodule, module, result: dict) -> tuple[list[fl
 
 def run_worker(args) -> dict:
     import torch
-    from hydra.utils import instantiate
 
     from training import components
 
@@ -238,7 +237,7 @@ def run_worker(args) -> dict:
         Path(args.run_dir),
         extra,
     )
-    datamodule = instantiate(cfg.data, _convert_="partial")
+    datamodule = components.datamodule(cfg)  # as a run builds it (steps_per_execution)
     datamodule.prepare_data()
     module = components.model(cfg)
     label = f"{args.contender} {args.variant}".strip()

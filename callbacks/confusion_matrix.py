@@ -15,7 +15,7 @@ from analysis.class_figures import confusion_figure, draw
 from analysis.confusion import TOP_CONFUSED_KEY, format_pair, top_confused_pairs
 from lightning_modules.protocols import Classifier
 from storage.run_files import update_metrics, write_json
-from storage.tensorboard import log_pixels, tensorboard_writer
+from storage.run_loggers import log_image
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class ConfusionMatrix(Callback):
             Path(trainer.default_root_dir) / CONFUSION_JSON,
             {"classes": list(class_names), "matrix": matrix.tolist()},
         )
-        log_pixels(tensorboard_writer(trainer), CONFUSION_TAG, pixels, trainer.global_step)
+        log_image(trainer, CONFUSION_TAG, pixels, trainer.global_step)
 
         pairs = top_confused_pairs(matrix, class_names, self.top_k)
         update_metrics(trainer.default_root_dir, {TOP_CONFUSED_KEY: pairs})

@@ -10,7 +10,7 @@ from lightning.pytorch.callbacks import Callback
 from typing_extensions import override
 
 from lightning_modules.protocols import StageMetrics
-from storage.tensorboard import tensorboard_writer
+from storage.run_loggers import tensorboard_for
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,9 @@ class CustomScalars(Callback):
 
     @override
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.is_global_zero or (writer := tensorboard_writer(trainer)) is None:
+        if not trainer.is_global_zero:
+            return
+        if (writer := tensorboard_for(trainer, "the train-vs-validation charts")) is None:
             return
         if not isinstance(pl_module, StageMetrics):
             log.debug("CustomScalars: %s logs no stage metrics", type(pl_module).__name__)

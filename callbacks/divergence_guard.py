@@ -49,18 +49,26 @@ class DivergenceGuard(Callback):
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if not isinstance(loss, torch.Tensor):
             return
-        step = trainer.global_step  # optimizer steps taken, this batch's included
-        if self.check_every_n_steps is None and loss.device.type == "cpu":
-            value = loss.item()  # no device to wait for: read every step, no tensor work
-            if not math.isfinite(value):
-                raise TrainingDiverged(_message(trainer, step, value))
+        # One loss per optimizer step of the batch (several with steps_per_execution > 1).
+        losses = loss.detach().reshape(-1)
+        last_step = trainer.global_step  # optimizer steps taken, this batch's included
+        first_step = last_step - len(losses) + 1
+        if self.check_every_n_steps is None and losses.device.type == "cpu":
+            # No device to wait for: read every step, no tensor work.
+            for step, value in enumerate(losses.tolist(), start=first_step):
+                if not math.isfinite(value):
+                    raise TrainingDiverged(_message(trainer, step, value))
             return
         if self._first_bad_step is None:
-            self._first_bad_step = torch.full((), -1, dtype=torch.long, device=loss.device)
-        is_first_bad = ~torch.isfinite(loss.detach()) & (self._first_bad_step < 0)
-        self._first_bad_step = torch.where(is_first_bad, step, self._first_bad_step)
-        if step % (self.check_every_n_steps or 50) == 0:
-            self._check(trainer, loss)
+            self._first_bad_step = torch.full((), -1, dtype=torch.long, device=losses.device)
+        bad = ~torch.isfinite(losses)
+        first_bad_here = torch.where(bad.any(), first_step + bad.int().argmax(), -1)
+        self._first_bad_step = torch.where(
+            self._first_bad_step < 0, first_bad_here, self._first_bad_step
+        )
+        every = self.check_every_n_steps or 50
+        if last_step // every != (first_step - 1) // every:  # a multiple of `every` was passed
+            self._check(trainer, losses[-1])
 
     @override
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

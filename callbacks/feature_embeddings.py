@@ -35,7 +35,7 @@ from analysis.tap_projection import (
 from lightning_modules.best_weights import best_weights
 from lightning_modules.protocols import Classifier, FeatureTaps, LabelledImageData
 from storage.run_files import update_metrics
-from storage.tensorboard import log_pixels, tensorboard_writer
+from storage.run_loggers import log_image, tensorboard_for
 
 log = logging.getLogger(__name__)
 
@@ -188,13 +188,9 @@ class FeatureEmbeddings(Callback):
             )
         labels = targets[chosen].numpy()
         step = trainer.global_step
-        writer = tensorboard_writer(trainer)
-        if writer is None:
-            log.info("No TensorBoard logger: embeddings go to PNGs and metrics.json only")
-
         with self._workers(len(taps)) as pool:
             scores = self._embed_taps(
-                pool, trainer, taps, labels, predictions, images[chosen], data.class_names, writer
+                pool, trainer, taps, labels, predictions, images[chosen], data.class_names
             )
 
         seconds = round(time.perf_counter() - started, 2)
@@ -206,7 +202,7 @@ class FeatureEmbeddings(Callback):
         log.info("Embedded %d test images from taps %s in %.1f s", len(labels), list(taps), seconds)
 
     def _embed_taps(
-        self, pool, trainer, taps, labels, predictions, images, class_names, writer
+        self, pool, trainer, taps, labels, predictions, images, class_names
     ) -> dict[str, float]:
         out_dir = Path(trainer.default_root_dir) / EMBEDDINGS_DIR
         step = trainer.global_step
@@ -235,7 +231,8 @@ class FeatureEmbeddings(Callback):
         for tap, features in taps.items():
             separation = separation_scores(features, labels, self.knn_neighbors, seed=self.seed)
             scores.update(_keyed(FEATURE_SPACE, tap, separation))
-        if writer is not None and self.projector:
+        writer = tensorboard_for(trainer, "the embedding projector") if self.projector else None
+        if writer is not None:
             metadata = {"label": labels.tolist(), "class": [class_names[i] for i in labels]}
             if predictions is not None:
                 metadata["predicted"] = [class_names[i] for i in predictions.tolist()]
@@ -247,7 +244,7 @@ class FeatureEmbeddings(Callback):
             done: ProjectedTap = future.result()
             scores.update(_keyed(done.method, done.tap, done.scores))
             tag = FIGURE_TAG.format(method=done.method, tap=done.tap)
-            log_pixels(writer, tag, done.pixels, step)
+            log_image(trainer, tag, done.pixels, step)
             points[done.method][done.tap] = done.points
             if len(points[done.method]) == len(taps):
                 in_tap_order = {tap: points[done.method][tap] for tap in taps}
@@ -255,8 +252,8 @@ class FeatureEmbeddings(Callback):
                 sheet = partial(draw_sheet, in_tap_order, labels, class_names, done.method, png)
                 sheets.append((done.method, _start(pool, sheet)))
         for method, future in sheets:
-            log_pixels(
-                writer, FIGURE_TAG.format(method=method, tap=SHEET_NAME), future.result(), step
+            log_image(
+                trainer, FIGURE_TAG.format(method=method, tap=SHEET_NAME), future.result(), step
             )
         return scores
 

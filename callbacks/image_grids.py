@@ -15,7 +15,7 @@ from typing_extensions import override
 from lightning_modules.best_weights import best_weights
 from lightning_modules.protocols import Generative
 from storage.run_files import atomic_write_bytes, update_metrics
-from storage.tensorboard import tensorboard_writer
+from storage.run_loggers import log_image
 
 log = logging.getLogger(__name__)
 
@@ -162,12 +162,10 @@ class ImageGrids(Callback):
         from torchvision.utils import save_image
 
         run_dir = Path(trainer.default_root_dir)
-        writer = tensorboard_writer(trainer)
         for name, grid in grids.items():
             buffer = io.BytesIO()
             save_image(grid, buffer, format="png")
             path = final_grid_path(run_dir, name)
             atomic_write_bytes(path.with_name(f"{name}{suffix}.png"), buffer.getvalue())
-            if writer is not None:
-                writer.add_image(f"{IMAGES_DIR}/{name}", grid, trainer.global_step)
+            log_image(trainer, f"{IMAGES_DIR}/{name}", grid, trainer.global_step, "CHW")
         log.info("Image grids (%s) written to %s", ", ".join(grids), run_dir / IMAGES_DIR)

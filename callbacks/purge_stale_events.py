@@ -10,7 +10,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.trainer.states import TrainerFn
 from typing_extensions import override
 
-from storage.tensorboard import tensorboard_logger
+from storage.run_loggers import tensorboard_for
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +37,13 @@ class PurgeStaleEvents(Callback):
         # Lightning logs a finished epoch's metrics at global_step - 1; from global_step on
         # every event belongs to the training that is done again.
         first_stale_step = checkpoint["global_step"]
-        logger = tensorboard_logger(trainer)
-        if logger is None:
+        writer = tensorboard_for(trainer, "the restart mark of a resumed run")
+        if writer is None:
             return
         restart = Event(step=first_stale_step, session_log=SessionLog(status=SessionLog.START))
-        logger.experiment.file_writer.add_event(restart)
+        writer.file_writer.add_event(restart)
         log.info(
             "TensorBoard: events of %s from step %d on are superseded",
-            logger.log_dir,
+            writer.log_dir,
             first_stale_step,
         )

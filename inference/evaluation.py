@@ -22,7 +22,7 @@ def evaluate(cfg: DictConfig) -> dict:
     from training import components, preflight, run_record, validate
 
     if cfg.split not in SPLITS:
-        raise ValueError(f"split={cfg.split!r}; use one of {list(SPLITS)}")
+        raise validate.ConfigError(f"split={cfg.split!r}; use one of {list(SPLITS)}")
     validate.check_config(cfg)  # the callbacks' and the data's settings
     run_dir = Path(cfg.paths.output_dir)
     preflight.check_output_dir(run_dir, cfg.get("min_free_disk_mb", 0))

@@ -19,6 +19,7 @@ from torch import nn
 from inference import loading
 from lightning_modules.data.images import InputSpec
 from storage.run_files import atomic_write_bytes
+from training.validate import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class Deployed(nn.Module):
 
 def output_path(cfg: DictConfig) -> Path:
     if cfg.format not in SUFFIXES:
-        raise ValueError(f"format={cfg.format!r}; use one of {list(SUFFIXES)}")
+        raise ConfigError(f"format={cfg.format!r}; use one of {list(SUFFIXES)}")
     if cfg.get("output"):
         return Path(cfg.output)
     return Path(cfg.ckpt_path).with_suffix(SUFFIXES[cfg.format])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import glob
 import io
 import logging
@@ -12,20 +11,38 @@ import torch
 from omegaconf import DictConfig
 
 from inference import loading
+from inference.input_warnings import input_warnings
+from inference.prediction_table import PREDICTIONS_FILE, print_table, shown, top_k_rows, write_csv
+from lightning_modules.data.images import ImageTransform, invert_choice
 from lightning_modules.protocols import Classifier, Generative
 from storage.run_files import atomic_write_bytes
+from training.validate import ConfigError
 
 log = logging.getLogger(__name__)
 
-PREDICTIONS_FILE = "predictions.csv"
 RECONSTRUCTIONS_DIR = "reconstructions"
 SAMPLES_DIR = "samples"
 SKIPPED_EXIT_CODE = 3  # the exit status when some input files could not be read
-SHOWN_ROWS = 20  # rows of the table printed to the console
 
 
-class NoInputsError(ValueError):
-    """``inputs`` names no file."""
+class NoInputsError(ConfigError):
+    """``inputs`` names no file, or no image."""
+
+
+def checked_invert(invert: str | bool) -> str:
+    try:
+        return invert_choice(invert)
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+
+
+def check_top_k(top_k, num_classes: int) -> None:
+    """Raise :class:`ConfigError` unless ``1 <= top_k <= num_classes``."""
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= num_classes:
+        raise ConfigError(
+            f"top_k={top_k!r}: must be an integer in [1, {num_classes}], the number of classes "
+            "of the checkpoint's model"
+        )
 
 
 def collect_inputs(inputs: str) -> list[Path]:
@@ -45,32 +62,43 @@ def collect_inputs(inputs: str) -> list[Path]:
     return sorted(found)
 
 
-def read_images(paths: list[Path], transform) -> tuple[list[Path], torch.Tensor, list[str]]:
-    """The readable files, their uint8 images stacked, and a message for each skipped file."""
+def read_images(paths: list[Path], transform: ImageTransform):
+    """The readable files, their uint8 images stacked, a warning (or "") for each of them, and
+    a message for each skipped file."""
     from PIL import Image
 
-    kept, images, skipped = [], [], []
+    kept, images, warnings, skipped = [], [], [], []
     for path in paths:
         try:
             with Image.open(path) as image:
-                images.append(transform.to_uint8(image))
+                decoded = transform.decode(image)
         except (OSError, ValueError, Image.DecompressionBombError) as err:
-            skipped.append(f"{path}: not a readable image ({type(err).__name__}: {err})")
+            skipped.append(f"{shown(path)}: not a readable image ({type(err).__name__}: {err})")
             log.warning("Skipped %s", skipped[-1])
             continue
         kept.append(path)
-    return kept, torch.stack(images) if images else torch.empty(0), skipped
+        images.append(transform.fit(decoded))
+        warnings.append("; ".join(input_warnings(decoded)))
+        if warnings[-1]:
+            log.warning("%s %s; its prediction means little", shown(path), warnings[-1])
+    return kept, torch.stack(images) if images else torch.empty(0), warnings, skipped
 
 
 def predict(cfg: DictConfig) -> dict:
     """Predict on ``cfg.inputs`` with ``cfg.ckpt_path``; writes into the run dir and returns
     a summary (``skipped`` lists the files that could not be read)."""
+    invert = checked_invert(cfg.invert)
     paths = collect_inputs(str(cfg.inputs))
     loaded = loading.load(cfg.ckpt_path)
-    transform = loaded.transform(cfg.invert)
-    kept, images, skipped = read_images(paths, transform)
+    if isinstance(loaded.module, Classifier) and loaded.spec.class_names:
+        check_top_k(cfg.top_k, len(loaded.spec.class_names))
+    transform = loaded.transform(invert)
+    kept, images, warnings, skipped = read_images(paths, transform)
     if not kept:
-        raise NoInputsError(f"None of the {len(paths)} files of inputs={cfg.inputs!r} is an image")
+        raise NoInputsError(
+            f"None of the {len(paths)} files of inputs={cfg.inputs!r} is a readable image; "
+            "give image files (PNG, JPEG, BMP, TIFF, ...)"
+        )
     run_dir = Path(cfg.paths.output_dir)
     module = loaded.module
     with torch.no_grad():
@@ -78,7 +106,7 @@ def predict(cfg: DictConfig) -> dict:
             [module(transform.to_model_input(chunk)) for chunk in images.split(cfg.batch_size)]
         )
     if isinstance(module, Classifier):
-        rows = top_k_rows(kept, outputs, loaded.spec.class_names, cfg.top_k)
+        rows = top_k_rows(kept, outputs, loaded.spec.class_names, cfg.top_k, warnings)
         write_csv(run_dir / PREDICTIONS_FILE, rows)
         print_table(rows)
     elif isinstance(module, Generative):
@@ -91,37 +119,6 @@ def predict(cfg: DictConfig) -> dict:
             save_png(image, run_dir / SAMPLES_DIR / f"sample_{i:03d}.png")
         log.info("Reconstructions and %d samples written under %s", cfg.samples, run_dir)
     return {"predicted": len(kept), "skipped": skipped}
-
-
-def top_k_rows(paths: list[Path], logits: torch.Tensor, class_names: list[str], k: int):
-    """One row per file: ``file``, then ``class_i`` and ``prob_i`` for the ``k`` likeliest."""
-    names = class_names or [str(i) for i in range(logits.shape[1])]
-    probs, indices = logits.softmax(dim=1).topk(min(k, logits.shape[1]), dim=1)
-    rows = []
-    for path, p, idx in zip(paths, probs.tolist(), indices.tolist(), strict=True):
-        row = {"file": str(path)}
-        for rank, (prob, index) in enumerate(zip(p, idx, strict=True), start=1):
-            row[f"class_{rank}"] = names[index]
-            row[f"prob_{rank}"] = f"{prob:.4f}"
-        rows.append(row)
-    return rows
-
-
-def write_csv(path: Path, rows: list[dict]) -> None:
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_bytes(path, text.getvalue().encode())
-    log.info("Predictions for %d files written to %s", len(rows), path)
-
-
-def print_table(rows: list[dict]) -> None:
-    width = min(max(len(row["file"]) for row in rows), 60)
-    for row in rows[:SHOWN_ROWS]:
-        print(f"{row['file'][-width:]:<{width}}  {row['class_1']}  {row['prob_1']}")
-    if len(rows) > SHOWN_ROWS:
-        print(f"... {len(rows) - SHOWN_ROWS} more in {PREDICTIONS_FILE}")
 
 
 def save_png(image: torch.Tensor, path: Path) -> None:

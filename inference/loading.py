@@ -9,6 +9,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from lightning_modules.data.images import ImageTransform, InputSpec
+from storage.checkpoint_io import CheckpointError, check_checkpoint_file
 from training.checkpoint_description import read_description
 
 
@@ -26,10 +27,15 @@ class LoadedModel:
 
 
 def load(path: str | Path) -> LoadedModel:
-    """Rebuild the model saved at ``path`` from that file alone (weights-only)."""
+    """Rebuild the model saved at ``path`` from that file alone (weights-only); a missing,
+    truncated or undescribed file is a :class:`CheckpointError` naming it."""
     from hydra.utils import get_class
 
-    module_class, spec = read_description(path)
+    check_checkpoint_file(path)
+    try:
+        module_class, spec = read_description(path)
+    except ValueError as err:  # unreadable, or written without the model's description
+        raise CheckpointError(str(err)) from err
     module = get_class(module_class).load_from_checkpoint(
         path, map_location="cpu", weights_only=True
     )

@@ -3,7 +3,7 @@ per-stage metrics logged as ``<stage>/<name>``, and the best value of the monito
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import lightning as L
@@ -50,6 +50,8 @@ class ConfiguredModule(L.LightningModule):
     ``update`` them in ``_step``. They are logged once an epoch as ``<stage>/<name>``; those
     named in ``progress_bar_metrics`` also show in the progress bar.
 
+    :meth:`set_steps_per_execution` makes one ``training_step`` take several optimizer steps.
+
     Args:
         optimizer: builds the optimizer from the parameters; None for a model only used.
         scheduler: builds the learning-rate scheduler from the optimizer, stepped per epoch.
@@ -86,6 +88,49 @@ class ConfiguredModule(L.LightningModule):
         # Results that are no scalar (e.g. a list per latent dim), for the run record.
         self.records: dict[str, Any] = {}
         self._stages_logged: set[str] = set()
+        self.steps_per_execution = 1
+        self._gradient_clipping: tuple[float | None, str | None] = (None, None)
+
+    def set_steps_per_execution(
+        self,
+        steps: int,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:
+        """Take ``steps`` optimizer steps per ``training_step``, one per batch of the list the
+        data module hands over (its ``steps_per_execution``).
+
+        Lightning's fixed cost of a training step (hooks, closure, progress and logging
+        bookkeeping) is then paid once per ``steps`` batches. Each batch gets the same
+        arithmetic in the same order as with ``steps=1``: loss, ``zero_grad``, backward, the
+        callbacks' ``on_before_optimizer_step``, clipping, optimizer step. With ``steps`` > 1
+        this module steps the optimizer itself (Lightning's manual optimization), so it also
+        clips the gradients and steps the epoch's learning-rate scheduler, which Lightning
+        does only under automatic optimization; the Trainer must then get no
+        ``gradient_clip_val`` (Lightning refuses one under manual optimization).
+
+        Args:
+            steps: optimizer steps per ``training_step``; 1 is Lightning's automatic optimization.
+            gradient_clip_val: clip gradients to this value (``trainer.gradient_clip_val``).
+            gradient_clip_algorithm: ``norm`` or ``value`` (``trainer.gradient_clip_algorithm``).
+        """
+        self.steps_per_execution = steps
+        self.automatic_optimization = steps == 1
+        self._gradient_clipping = (gradient_clip_val, gradient_clip_algorithm)
+
+    @property
+    def optimizer_steps_per_epoch(self) -> int:
+        """Optimizer steps in a training epoch: one per batch, whatever ``steps_per_execution``."""
+        items = self.trainer.num_training_batches
+        if self.steps_per_execution == 1:
+            return items
+        sampler = getattr(self.trainer.train_dataloader, "sampler", None)
+        batches = getattr(sampler, "num_batches", items * self.steps_per_execution)
+        return min(items * self.steps_per_execution, batches)
+
+    def training_batches(self, batch: Any) -> list[Batch]:
+        """The batches of one training item: a list with ``steps_per_execution`` > 1."""
+        return batch if self.steps_per_execution > 1 else [batch]
 
     @override
     def configure_optimizers(self):
@@ -128,10 +173,67 @@ class ConfiguredModule(L.LightningModule):
             )
 
     @override
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        loss = self._step(batch, "train")
+    def training_step(self, batch: Batch | list[Batch], batch_idx: int) -> torch.Tensor:
+        """The loss of ``batch``; with ``steps_per_execution`` > 1, the losses of its batches,
+        each followed by its optimizer step."""
+        if self.automatic_optimization:
+            loss = self._step(batch, "train")
+        else:
+            loss = torch.stack(
+                [self._optimizer_step(part) for part in self._batches_to_step(batch)]
+            )
+            # Lightning counts one logging step per training step; loggers count optimizer
+            # steps, as they do with one per training step (its own +1 follows this).
+            self.trainer.fit_loop.epoch_loop._batches_that_stepped += len(loss) - 1
         self._log_stage_metrics("train")
         return loss
+
+    def _batches_to_step(self, batches: list[Batch]) -> Iterator[Batch]:
+        """``batches`` up to ``trainer.max_steps``, which counts optimizer steps."""
+        if not isinstance(batches, list) or isinstance(batches[0], torch.Tensor):
+            raise TypeError(
+                f"steps_per_execution={self.steps_per_execution}, but the training batch is "
+                "not a list of batches: build the data module with the same "
+                "steps_per_execution (training.components.datamodule does)"
+            )
+        max_steps = self.trainer.max_steps
+        for batch in batches:
+            if 0 <= max_steps <= self.trainer.global_step:
+                return
+            yield batch
+
+    def _optimizer_step(self, batch: Batch) -> torch.Tensor:
+        """One optimizer step on ``batch``, in the order of Lightning's automatic optimization."""
+        optimizer = self.optimizers()
+        loss = self._step(batch, "train")
+        optimizer.zero_grad()
+        self.manual_backward(loss)
+        optimizer.step()  # runs on_before_optimizer_step: the callbacks', then this module's
+        return loss.detach()
+
+    @override
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        value, algorithm = self._gradient_clipping
+        # After the callbacks' hooks, where Lightning clips under automatic optimization.
+        if value and not self.automatic_optimization:
+            self.clip_gradients(optimizer, value, algorithm)
+
+    @override
+    def on_train_epoch_end(self) -> None:
+        if self.automatic_optimization or not self._epoch_schedulers_due():
+            return
+        schedulers = self.lr_schedulers()
+        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
+            if scheduler is not None:
+                scheduler.step()
+
+    def _epoch_schedulers_due(self) -> bool:
+        """Where Lightning's fit loop steps epoch schedulers under automatic optimization: after
+        an epoch whose batches all ran, not when it restarts an unfinished epoch."""
+        loop = self.trainer.fit_loop
+        progress = loop.epoch_loop.batch_progress
+        all_ran = progress.current.ready == self.trainer.num_training_batches
+        return not loop.restarting and (all_ran or progress.is_last_batch)
 
     @override
     def validation_step(self, batch: Batch, batch_idx: int) -> None:

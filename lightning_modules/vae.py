@@ -102,7 +102,7 @@ class VAE(ConfiguredModule):
     def current_kl_weight(self, stage: str) -> float:
         if stage != "train" or self.kl_warmup_epochs == 0:
             return self.kl_weight
-        warmup_steps = self.kl_warmup_epochs * self.trainer.num_training_batches
+        warmup_steps = self.kl_warmup_epochs * self.optimizer_steps_per_epoch
         return self.kl_weight * min(1.0, (self.global_step + 1) / warmup_steps)
 
     def _step(self, batch: Batch, stage: str) -> torch.Tensor:
@@ -129,8 +129,8 @@ class VAE(ConfiguredModule):
         return per_image["loss"].mean()
 
     @override
-    def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
-        x = batch[0]
+    def on_train_batch_start(self, batch: Batch | list[Batch], batch_idx: int) -> None:
+        x = self.training_batches(batch)[0][0]
         # Once: the likelihoods are over intensities in [0, 1], standardised input breaks them.
         if self.global_step == 0 and batch_idx == 0 and (x.min() < 0 or x.max() > 1):
             raise ValueError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import pickle
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,28 @@ def _load_on_cpu(storage, location):  # TorchCheckpointIO's default map_location
 
 class CheckpointError(RuntimeError):
     """A checkpoint cannot be loaded; the message names the file and what to do."""
+
+
+def check_checkpoint_file(path: str | Path, setting: str = "ckpt_path") -> None:
+    """Raise :class:`CheckpointError` unless ``path`` is a whole torch archive, before a load
+    whose own errors (``[Errno 22] Invalid argument`` for a cut-off file) name no cause.
+
+    Args:
+        path: the checkpoint file.
+        setting: the setting that gave ``path``, named in the message.
+    """
+    path = Path(path)
+    if not path.is_file():
+        what = "a directory" if path.is_dir() else "no such file"
+        raise CheckpointError(
+            f"{setting}={path}: {what}; give the .ckpt file of a training run "
+            "(<run dir>/checkpoints/*.ckpt)"
+        )
+    if not zipfile.is_zipfile(path):  # torch.save's format ends with the archive's directory
+        raise CheckpointError(
+            f"{setting}={path} is truncated or not a checkpoint ({path.stat().st_size} bytes, "
+            "no complete torch archive); give another .ckpt file of the run, e.g. last.ckpt"
+        )
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -1,4 +1,5 @@
-"""The run's TensorBoard logger, found once for every part that writes to it; its HParams entry."""
+"""The run's TensorBoard logger and its HParams entry (:mod:`storage.run_loggers` decides who
+writes to it)."""
 
 from __future__ import annotations
 
@@ -28,12 +29,6 @@ def tensorboard_logger(trainer):
     from lightning.pytorch.loggers import TensorBoardLogger
 
     return next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
-
-
-def tensorboard_writer(trainer):
-    """The ``SummaryWriter`` of :func:`tensorboard_logger`, or ``None`` without one."""
-    logger = tensorboard_logger(trainer)
-    return None if logger is None else logger.experiment
 
 
 def read_scalars(

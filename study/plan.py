@@ -10,6 +10,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from training.validate import ConfigError
+
 # Settings that name where a run writes, not what it computes: two jobs that differ only in these
 # are the same experiment, and the study runs it once.
 _PLACEMENT_KEYS = ("hydra", "paths", "task_name", "tags", "resume", "ckpt_path")
@@ -85,3 +87,16 @@ def job_dirs(jobs: Sequence[StudyJob], study_dir: Path) -> dict[StudyJob, Path]:
     first_of: dict[str, Path] = {}
     keys = experiment_keys(jobs)
     return {job: first_of.setdefault(keys[job], study_dir / job.study / job.name) for job in jobs}
+
+
+def check_holds_study(dirs: Mapping[StudyJob, Path], study_dir: Path) -> None:
+    """Raise :class:`ConfigError` when ``study_dir`` holds none of the study's run dirs, so
+    that a report is never written into a dir of something else."""
+    if any(directory.is_dir() for directory in dirs.values()):
+        return
+    expected = sorted({str(directory.relative_to(study_dir)) for directory in dirs.values()})
+    raise ConfigError(
+        f"study_dir={study_dir} holds no run of the study (none of its {len(expected)} run dirs "
+        f"such as {expected[0]}/); give the study_dir of an earlier report.py, or drop "
+        "run_missing=false to run the study there"
+    )

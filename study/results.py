@@ -55,6 +55,12 @@ class Study:
         return save_figure(figure, self.figure_dir / f"{name}.png")
 
 
+def unreadable_records(study: Study) -> list[str]:
+    """``<metrics.json>: <why>`` for each run dir whose record cannot be read."""
+    states = {study.dirs[job]: study.result(job).state for job in study.jobs}
+    return [state.error for state in states.values() if state.status == "unreadable"]
+
+
 def missing_block(job: StudyJob, result: RunResult) -> Missing | None:
     """A Missing block for a run that did not finish, else None."""
     state = result.state

@@ -25,11 +25,16 @@ def one_process_metrics(compose_cfg, output_dir: Path, *overrides: str) -> dict[
     return stage_metrics(train(cfg))
 
 
-def test_ddp_cpu_matches_one_process_on_the_same_global_batch(compose_cfg, tiny_data_dir, tmp_path):
+# With several optimizer steps per training step, each rank steps through its shard's batches.
+@pytest.mark.parametrize("steps_per_execution", [1, 3])
+def test_ddp_cpu_matches_one_process_on_the_same_global_batch(
+    compose_cfg, tiny_data_dir, tmp_path, steps_per_execution
+):
     result = run_cli(
         *cli_overrides(tiny_data_dir, tmp_path),
         "trainer=ddp_cpu",
         f"data.batch_size={PER_RANK_BATCH}",
+        f"steps_per_execution={steps_per_execution}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -69,8 +74,8 @@ def test_ddp_in_an_optuna_sweep_trains_each_trial_once_with_its_parameters(
     assert result.returncode == 0, result.stderr[-3000:]
 
     logs = tmp_path / "logs" / "train"
-    assert [d.name for d in logs.iterdir()] == ["multiruns"]  # no run dirs of the ranks' own
-    [sweep_dir] = (logs / "multiruns").iterdir()  # and no second sweep
+    assert [d.name for d in logs.iterdir()] == ["searches"]  # no run dirs of the ranks' own
+    [sweep_dir] = (logs / "searches").iterdir()  # and no second search
     jobs = job_dirs(sweep_dir)
     assert [job.name for job in jobs] == ["0", "1"]
     for job in jobs:

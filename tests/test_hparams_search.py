@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
 
 from hydra_app.config_env import CONF_DIR, compose
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 from tests.sweep_runs import cli_overrides, job_dirs, job_overrides, metrics
 from tests.tensorboard_reading import logged_hparams
 
@@ -63,3 +68,74 @@ def test_each_search_sets_keys_the_config_has(tmp_path, search):
     for key in sweeper.params:
         assert OmegaConf.select(cfg, key, default=None) is not None, f"{search} searches {key}"
     assert cfg.optimized_metric
+
+
+def _finished_trials(db: Path, study_name: str) -> list:
+    import optuna
+
+    if not db.is_file():
+        return []
+    storage = f"sqlite:///{db}"
+    try:
+        study = optuna.load_study(study_name=study_name, storage=storage)
+    except KeyError:  # the sweep has not created it yet
+        return []
+    return study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+
+
+@pytest.mark.slow
+def test_a_killed_search_rerun_with_the_same_command_goes_on_with_its_trials(
+    tiny_data_dir, tmp_path
+):
+    import optuna
+
+    command = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        *cli_overrides(tiny_data_dir, tmp_path),
+        "hparams_search=classifier_optuna",
+        "hydra.sweeper.n_trials=4",
+    ]
+    # The search's default dir and storage, which a rerun of the same command finds again.
+    sweep_dir = tmp_path / "logs" / "train" / "searches" / "train_classifier_lenet"
+    db, study_name = sweep_dir / "optuna.db", "train_classifier_lenet"
+
+    search = subprocess.Popen(
+        command, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        while len(_finished_trials(db, study_name)) < 2:
+            assert search.poll() is None, search.stderr.read()[-3000:]
+            time.sleep(0.2)
+        os.killpg(search.pid, signal.SIGTERM)
+        _, stderr = search.communicate(timeout=120)
+    finally:
+        if search.poll() is None:
+            os.killpg(search.pid, signal.SIGKILL)
+    assert search.returncode != 0, "the search ended before it was stopped"
+    first = _finished_trials(db, study_name)
+    assert len(first) == 2, stderr[-3000:]
+    first_files = {
+        path: path.stat().st_mtime_ns
+        for job in job_dirs(sweep_dir)[:2]
+        for path in job.rglob("*")
+        if path.is_file()
+    }
+
+    rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+
+    study = optuna.load_study(study_name=study_name, storage=f"sqlite:///{db}")
+    complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert len(complete) == 4  # not 2 + 4
+    # The first two trials are the killed search's, unchanged, and their jobs were not rerun.
+    assert [(t.number, t.params, t.value) for t in complete[:2]] == [
+        (t.number, t.params, t.value) for t in first
+    ]
+    assert {path: path.stat().st_mtime_ns for path in first_files} == first_files
+    # A trial the kill cut short is marked failed; every complete trial has its own job dir.
+    assert all(t.state == optuna.trial.TrialState.FAIL for t in study.trials if t not in complete)
+    for trial in complete:
+        assert metrics(sweep_dir / str(trial.number))["val/acc_best"] == pytest.approx(trial.value)
+    # The resumed sampler drew new parameters, not the first trials' again.
+    assert len({t.params["optimizer.lr"] for t in complete}) == 4

@@ -1,4 +1,4 @@
-"""Hydra launcher plugins: parallel local jobs (joblib), submitit, and the SLURM DDP preset."""
+"""Hydra launcher plugins: parallel local jobs (joblib), Ray, submitit, and the SLURM DDP preset."""
 
 from __future__ import annotations
 
@@ -42,6 +42,18 @@ def test_joblib_runs_jobs_in_parallel_into_their_own_dirs(tiny_data_dir, tmp_pat
     )
     assert "Joblib.Parallel(n_jobs=2" in output
     assert_each_job_wrote_only_its_own_dir(sweep_dir)
+
+
+@pytest.mark.slow
+def test_ray_runs_the_jobs_as_tasks_of_a_local_ray_instance(tiny_data_dir, tmp_path):
+    sweep_dir, output = run_sweep(
+        tiny_data_dir, tmp_path, "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2"
+    )
+    assert f"Ray Launcher is launching {len(LEARNING_RATES)} jobs" in output
+    assert "Started a local Ray instance" in output
+    assert_each_job_wrote_only_its_own_dir(sweep_dir)
+    summary = (sweep_dir / "summary.csv").read_text().splitlines()
+    assert len(summary) == 1 + len(LEARNING_RATES)  # a header and a row per job
 
 
 @pytest.mark.slow

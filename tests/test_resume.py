@@ -99,6 +99,21 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(
     assert len(event_files(tmp_path / "tensorboard")) == 2  # the killed run's and the resumed one's
 
 
+def test_several_steps_per_execution_killed_and_resumed_equal_an_uninterrupted_run_of_one(
+    tiny_data_dir, tmp_path, uninterrupted
+):
+    # Killed inside an item of three batches; the uninterrupted run took one step per item.
+    killed_at = STEPS_PER_EPOCH + 7
+    steps = "steps_per_execution=3"
+    killed = _start(tiny_data_dir, tmp_path, steps, fault={"FAULT_KILL_AFTER_STEP": str(killed_at)})
+    assert killed.returncode == -signal.SIGKILL
+    assert _last_checkpoint(tmp_path)["global_step"] == STEPS_PER_EPOCH
+
+    resumed = _resume(tiny_data_dir, tmp_path, steps)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert _outcome(tmp_path) == uninterrupted
+
+
 def test_an_epoch_without_a_new_best_still_updates_last_ckpt(tiny_data_dir, tmp_path):
     # The epoch number only grows: under mode=min no epoch after the first is a new best.
     never_better = [

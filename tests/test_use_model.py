@@ -24,10 +24,9 @@ from training import checkpoint_description
 NO_EMBEDDINGS = "callbacks.feature_embeddings=null"
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> dict:
-    """One tiny LeNet-5 run on data where two classes look alike, so test/acc is below 1."""
-    root = tmp_path_factory.mktemp("use_model")
+def train_tiny_lenet(root: Path) -> dict:
+    """One tiny LeNet-5 run under ``root`` on data where two classes look alike, so test/acc is
+    below 1: its data dir, metrics and best checkpoint."""
     data_dir = write_idx_dataset(root / "data", merge=(0, 6))
     run_dir = root / "run"
     result = run_cli(
@@ -41,6 +40,11 @@ def trained(tmp_path_factory) -> dict:
         "metrics": metrics,
         "ckpt": metrics["best_checkpoint"],
     }
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> dict:
+    return train_tiny_lenet(tmp_path_factory.mktemp("use_model"))
 
 
 def data_overrides(data_dir: Path) -> list[str]:

@@ -44,6 +44,12 @@ INVALID = [
         "callbacks.progress_bar.mode='fancy'",
         "['auto', 'none', 'rich']",
     ),
+    ("steps_per_execution=0", "steps_per_execution=0", "an integer >= 1"),
+    (
+        "steps_per_execution=4 +trainer.accumulate_grad_batches=2",
+        "steps_per_execution=4",
+        "cannot be combined with trainer.accumulate_grad_batches",
+    ),
     (
         "data/augment=standard data.augment.erase_scale=[0.5,0.1]",
         "data.augment.erase_scale=[0.5, 0.1]",
@@ -90,6 +96,7 @@ def test_each_invalid_setting_is_named_with_its_range(compose_cfg, override, key
         ["optimizer.momentum=0", "data.val_size=1", "seed=0"],
         ["trainer.gradient_clip_val=0.5", "trainer.gradient_clip_algorithm=value"],
         ["trainer.gradient_clip_val=0", "trainer.gradient_clip_algorithm=norm"],
+        ["steps_per_execution=8", "trainer.gradient_clip_val=1"],
     ],
 )
 def test_valid_configs_pass(compose_cfg, overrides):

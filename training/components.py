@@ -26,8 +26,19 @@ class Run:
     hyperparameters: dict
 
 
+def steps_per_execution(cfg: DictConfig) -> int:
+    """Optimizer steps per Lightning training step (``steps_per_execution``; 1 without it)."""
+    return int(cfg.get("steps_per_execution") or 1)
+
+
 def datamodule(cfg: DictConfig):
-    return instantiate(cfg.data, _convert_="partial")
+    """The data module; it hands training batches over ``steps_per_execution`` at a time."""
+    return instantiate(cfg.data, _convert_="partial", **_grouping(cfg))
+
+
+def _grouping(cfg: DictConfig) -> dict:
+    steps = steps_per_execution(cfg)
+    return {"steps_per_execution": steps} if steps > 1 else {}
 
 
 def model(cfg: DictConfig):
@@ -39,13 +50,21 @@ def model(cfg: DictConfig):
         net.to(memory_format=torch.channels_last)
     if cfg.get("compile"):
         net.compile()  # in place: parameter names and feature taps stay as they are
-    return instantiate(
+    module = instantiate(
         cfg.model.module,
         _convert_="all",  # plain values, so that a checkpoint loads weights-only
         net=net,
         optimizer=instantiate(cfg.optimizer, _convert_="all"),
         scheduler=scheduler,
     )
+    if (steps := steps_per_execution(cfg)) > 1:
+        trainer_cfg = cfg.get("trainer") or {}
+        module.set_steps_per_execution(
+            steps,
+            trainer_cfg.get("gradient_clip_val"),
+            trainer_cfg.get("gradient_clip_algorithm"),
+        )
+    return module
 
 
 def _instantiate_group(group: DictConfig | None) -> list:
@@ -104,7 +123,10 @@ def loggers(cfg: DictConfig) -> list:
 
 def trainer(cfg: DictConfig, callbacks: list, loggers: list):
     """The Lightning Trainer with ``callbacks`` and ``loggers``."""
-    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    # With several steps per execution the module clips: Lightning refuses to under manual
+    # optimization (ConfiguredModule.set_steps_per_execution).
+    clipping = {"gradient_clip_val": None} if steps_per_execution(cfg) > 1 else {}
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **clipping)
 
 
 # The config groups whose values shape the trained model.

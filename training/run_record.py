@@ -10,13 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from storage.run_files import COMPLETED, FAILED, RUNNING, update_metrics
+from storage.run_loggers import log_final
 from storage.tensorboard import (
     FINAL_PREFIX,
     STATUS_HPARAM,
-    close_event_file,
     has_sweep_experiment,
-    tensorboard_logger,
-    write_hparams,
     write_sweep_experiment,
 )
 from training.components import Run, overridden
@@ -95,30 +93,27 @@ def failure(err: BaseException, trainer=None) -> dict[str, Any]:
 
 
 def log_hparams(trainer, hyperparameters: dict, metrics: dict[str, Any]) -> None:
-    """Show the run's settings, status and final metrics in TensorBoard's HParams dashboard.
+    """Give the run's settings, status and final metrics to its loggers: TensorBoard's HParams
+    dashboard, MLflow's params and metrics (with the run's figures), CSV's files.
 
     The last write of the run to TensorBoard: it closes the run's event file. The command
     line's overrides are listed first, with the status. A job of a sweep leaves the columns
     to the sweep's experiment summary, which lists those of all its jobs (written at the end
     of the sweep; again here when a job runs alone in a sweep dir, e.g. resumed).
     """
-    logger = tensorboard_logger(trainer)
-    if logger is None or rank() != 0:
+    if not trainer.loggers or rank() != 0:
         return
     status = metrics.get("status", FAILED)
     numeric = {f"{FINAL_PREFIX}{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}
     sweep_dir, in_multirun = _sweep()
-    try:
-        write_hparams(
-            logger,
-            {**hyperparameters, STATUS_HPARAM: status},
-            numeric,
-            shown_first=[*overridden(hyperparameters), STATUS_HPARAM],
-            succeeded=status == COMPLETED,
-            declare_columns=sweep_dir is None,
-        )
-    finally:
-        close_event_file(logger)
+    log_final(
+        trainer,
+        {**hyperparameters, STATUS_HPARAM: status},
+        numeric,
+        shown_first=[*overridden(hyperparameters), STATUS_HPARAM],
+        succeeded=status == COMPLETED,
+        declare_columns=sweep_dir is None,
+    )
     if sweep_dir is not None and not in_multirun:
         write_sweep_experiment(sweep_dir)
 

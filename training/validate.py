@@ -67,6 +67,7 @@ COUNT = Interval(low=1, integer=True)
 RANGES: dict[str, Interval] = {
     # Lightning's seed range: outside it, seed_everything silently picks a random seed.
     "seed": Interval(low=0, high=2**32 - 1, integer=True),
+    "steps_per_execution": COUNT,
     "min_free_disk_mb": NON_NEGATIVE,
     "optimizer.lr": POSITIVE,
     "optimizer.momentum": UNIT,
@@ -188,6 +189,7 @@ def problems(cfg: DictConfig) -> list[str]:
             optional = " (or null)" if key in OPTIONAL_CHOICES else ""
             found.append((key, value, f"must be one of {allowed}{optional}"))
     found += _list_problems(cfg)
+    found += _steps_per_execution_problems(cfg)
     return [f"{key}={value!r}: {problem}" for key, value, problem in found]
 
 
@@ -206,6 +208,17 @@ def _list_problems(cfg: DictConfig) -> list[tuple[str, Any, str]]:
         elif key in LOW_HIGH and _are_numbers(value) and value[0] > value[1]:
             found.append((key, value, "must be [low, high] with low <= high"))
     return found
+
+
+def _steps_per_execution_problems(cfg: DictConfig) -> list[tuple[str, Any, str]]:
+    """Lightning accumulates gradients only when it steps the optimizer itself (one step per
+    training step)."""
+    steps = _select(cfg, "steps_per_execution")
+    accumulate = _select(cfg, "trainer.accumulate_grad_batches")
+    if isinstance(steps, int) and steps > 1 and accumulate not in (_ABSENT, None, 1):
+        problem = "cannot be combined with trainer.accumulate_grad_batches; set one of them to 1"
+        return [("steps_per_execution", steps, problem)]
+    return []
 
 
 def _are_numbers(values: list) -> bool:

@@ -1,4 +1,8 @@
-"""Whole-batch sampling over in-memory tensors: one index tensor per batch, no per-sample work."""
+"""Whole-batch sampling over in-memory tensors: one index tensor per batch, no per-sample work.
+
+With ``steps`` > 1 each item the loader hands over is a list of that many batches, trained on
+one after the other in a single ``training_step`` (``steps_per_execution``).
+"""
 
 from __future__ import annotations
 
@@ -18,13 +22,19 @@ class TensorBatches(Dataset):
     def __len__(self) -> int:
         return len(self.targets)
 
-    def __getitem__(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: torch.Tensor | list[torch.Tensor]):
+        """The batch of ``index``, or a list of batches for a list of index tensors."""
+        if isinstance(index, list):
+            return [self[part] for part in index]
         index = index.to(self.images.device, non_blocking=True)  # no-op on the CPU
         return self.images[index], self.targets[index]
 
 
 class BatchIndices(Sampler[torch.Tensor]):
     """Yields index tensors of ``batch_size``; shuffled with ``seed + epoch`` when asked.
+
+    With ``steps`` > 1 it yields lists of ``steps`` index tensors instead (the last list may be
+    shorter): the same batches in the same order, handed over ``steps`` at a time.
 
     Seeding each epoch separately makes the order of epoch k independent of how the run
     got there, so a run resumed at an epoch boundary sees the same batches. Under
@@ -40,6 +50,7 @@ class BatchIndices(Sampler[torch.Tensor]):
         drop_last: bool = False,
         rank: int = 0,
         world_size: int = 1,
+        steps: int = 1,
     ) -> None:
         self.num_samples = num_samples
         self.batch_size = batch_size
@@ -48,6 +59,7 @@ class BatchIndices(Sampler[torch.Tensor]):
         self.drop_last = drop_last
         self.rank = rank
         self.world_size = world_size
+        self.steps = steps
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -70,11 +82,20 @@ class BatchIndices(Sampler[torch.Tensor]):
         batches = self._indices().split(self.batch_size)
         if self.drop_last and len(batches) and len(batches[-1]) < self.batch_size:
             batches = batches[:-1]
-        yield from batches
+        if self.steps == 1:
+            yield from batches
+        else:
+            for start in range(0, len(batches), self.steps):
+                yield list(batches[start : start + self.steps])
 
-    def __len__(self) -> int:
+    @property
+    def num_batches(self) -> int:
+        """Batches per epoch, counted one by one whatever ``steps`` is."""
         n = self.num_samples // self.world_size
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __len__(self) -> int:
+        return -(-self.num_batches // self.steps)
 
 
 class InOrderBatchIndices(BatchIndices, SequentialSampler):

@@ -25,7 +25,8 @@ class IDXImageDataModule(InMemoryImageDataModule):
         system_dirs: verified copies to extract from before trying a download.
         download: whether torchvision may download missing files.
         val_size: training images held out for validation.
-        batch_size, eval_batch_size, normalize, mean, std, seed, on_device, augment: as for
+        batch_size, eval_batch_size, normalize, mean, std, seed, on_device, augment,
+            steps_per_execution: as for
             :class:`~lightning_modules.data.in_memory.InMemoryImageDataModule`.
     """
 
@@ -44,6 +45,7 @@ class IDXImageDataModule(InMemoryImageDataModule):
         seed: int = 0,
         on_device: bool = True,
         augment: BatchAugment | None = None,
+        steps_per_execution: int = 1,
     ) -> None:
         super().__init__(
             class_names=list(dataset_class.classes),
@@ -55,6 +57,7 @@ class IDXImageDataModule(InMemoryImageDataModule):
             seed=seed,
             on_device=on_device,
             augment=augment,
+            steps_per_execution=steps_per_execution,
         )
         self.dataset_class = dataset_class
         self.data_dir = data_dir

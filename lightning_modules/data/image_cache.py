@@ -24,7 +24,7 @@ from storage.run_files import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1  # bump when the decoding changes
+CACHE_VERSION = 2  # bump when the decoding changes
 PROGRESS_MIN_FILES = 500  # fewer decode in a moment: no progress bar
 
 

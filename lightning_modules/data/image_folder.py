@@ -50,7 +50,8 @@ class ImageFolderDataModule(InMemoryImageDataModule):
         val_size: the class-stratified share (< 1) or count of the training images for validation.
         num_classes: when given, must equal the number of class folders.
         cache_dir: where decoded arrays are kept (``None``: decode every time).
-        batch_size, eval_batch_size, normalize, mean, std, seed, on_device, augment: as for
+        batch_size, eval_batch_size, normalize, mean, std, seed, on_device, augment,
+            steps_per_execution: as for
             :class:`~lightning_modules.data.in_memory.InMemoryImageDataModule`.
     """
 
@@ -71,6 +72,7 @@ class ImageFolderDataModule(InMemoryImageDataModule):
         cache_dir: str | None = None,
         on_device: bool = True,
         augment: BatchAugment | None = None,
+        steps_per_execution: int = 1,
     ) -> None:
         class_names = class_folders(root)
         if num_classes is not None and num_classes != len(class_names):
@@ -88,6 +90,7 @@ class ImageFolderDataModule(InMemoryImageDataModule):
             seed=seed,
             on_device=on_device,
             augment=augment,
+            steps_per_execution=steps_per_execution,
         )
         self.root = Path(root)
         self.image_size = image_size

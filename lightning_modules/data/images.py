@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from lightning_modules.data.decode import decode
+
 INVERT_CHOICES = ("auto", "true", "false")
 
 
@@ -28,29 +30,44 @@ def is_light_background(grey: Image.Image) -> bool:
     return float(border.mean()) > 127.5
 
 
-def fit_image(image: Image.Image, image_size: int, channels: int, invert: str | bool = "false"):
-    """``image`` as a uint8 tensor ``[channels, image_size, image_size]``.
+def decode_for_model(
+    image: Image.Image, channels: int, invert: str | bool = "false"
+) -> Image.Image:
+    """``image`` in 8-bit grey or RGB at its own size, as the model sees it: light on dark.
 
-    Converted to grey (1 channel) or RGB (3), scaled to fit with its aspect ratio kept and
-    centred on black; inverted first when ``invert`` is ``true``, or ``auto`` and the
-    background is light (Fashion-MNIST is light clothes on black).
+    Transparent pixels are the paper the object lies on: white where the image may be
+    inverted, so that ``auto`` sees a light background, black with ``invert=false``.
+
+    Args:
+        image: as :func:`PIL.Image.open` gives it, any mode (see
+            :mod:`lightning_modules.data.decode`).
+        channels: 1 (grey) or 3 (RGB).
+        invert: ``true``; ``auto``: when the background is light (Fashion-MNIST is light
+            clothes on black); ``false``.
     """
     invert = invert_choice(invert)
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("RGBA", "LA", "P") or "transparency" in image.info:
-        # Transparent pixels count as the paper they would be drawn on: white.
-        rgba = image.convert("RGBA")
-        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-    image = image.convert("RGB" if channels == 3 else "L")
-    grey = image if channels != 3 else image.convert("L")
+    image = decode(image, channels, background="black" if invert == "false" else "white")
+    grey = image if image.mode == "L" else image.convert("L")
     if invert == "true" or (invert == "auto" and is_light_background(grey)):
         image = ImageOps.invert(image)
+    return image
+
+
+def fit_size(image: Image.Image, image_size: int) -> torch.Tensor:
+    """An ``L`` or ``RGB`` image as a uint8 tensor ``[channels, image_size, image_size]``,
+    scaled to fit with its aspect ratio kept and centred on black."""
     if image.size != (image_size, image_size):
         # Pillow's resampling filters antialias when they shrink.
         image = ImageOps.pad(image, (image_size, image_size), Image.Resampling.BILINEAR, color=0)
     array = np.array(image, dtype=np.uint8)  # a copy torch may own
     array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
     return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def fit_image(image: Image.Image, image_size: int, channels: int, invert: str | bool = "false"):
+    """``image`` as a uint8 tensor ``[channels, image_size, image_size]``: see
+    :func:`decode_for_model` and :func:`fit_size`."""
+    return fit_size(decode_for_model(image, channels, invert), image_size)
 
 
 def scale(images: torch.Tensor, normalize: bool, mean: float, std: float) -> torch.Tensor:
@@ -83,15 +100,22 @@ class ImageTransform:
 
     Args:
         spec: the model's input settings.
-        invert: ``auto``, ``true`` or ``false``; see :func:`fit_image`.
+        invert: ``auto``, ``true`` or ``false``; see :func:`decode_for_model`.
     """
 
     def __init__(self, spec: InputSpec, invert: str | bool = "auto") -> None:
         self.spec = spec
         self.invert = invert_choice(invert)
 
+    def decode(self, image: Image.Image) -> Image.Image:
+        """At the image's own size: what :meth:`fit` takes."""
+        return decode_for_model(image, self.spec.channels, self.invert)
+
+    def fit(self, decoded: Image.Image) -> torch.Tensor:
+        return fit_size(decoded, self.spec.image_size)
+
     def to_uint8(self, image: Image.Image) -> torch.Tensor:
-        return fit_image(image, self.spec.image_size, self.spec.channels, self.invert)
+        return self.fit(self.decode(image))
 
     def to_model_input(self, images: torch.Tensor) -> torch.Tensor:
         return scale(images, self.spec.normalize, self.spec.mean, self.spec.std)

@@ -39,6 +39,8 @@ class InMemoryImageDataModule(L.LightningDataModule, ABC):
         seed: seeds the shuffling of every epoch and the augmentation of every batch.
         on_device: keep the splits on the accelerator, when there is one.
         augment: the training-batch augmentation, or ``None``.
+        steps_per_execution: training batches handed over at a time, as a list (see
+            ``ConfiguredModule``); validation and test batches come one at a time.
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class InMemoryImageDataModule(L.LightningDataModule, ABC):
         seed: int = 0,
         on_device: bool = True,
         augment: BatchAugment | None = None,
+        steps_per_execution: int = 1,
     ) -> None:
         super().__init__()
         self.class_names = class_names
@@ -63,6 +66,7 @@ class InMemoryImageDataModule(L.LightningDataModule, ABC):
         self.seed = seed
         self.on_device = on_device
         self.augment = augment
+        self.steps_per_execution = steps_per_execution
         self.splits: Splits = {}
 
     @property
@@ -83,7 +87,7 @@ class InMemoryImageDataModule(L.LightningDataModule, ABC):
             splits = {k: (x.to(device), y.to(device)) for k, (x, y) in splits.items()}
         self.splits = splits
 
-    def _loader(self, split: str, shuffle: bool, batch_size: int) -> DataLoader:
+    def _loader(self, split: str, shuffle: bool, batch_size: int, steps: int = 1) -> DataLoader:
         images, targets = self.splits[split]
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
@@ -95,13 +99,14 @@ class InMemoryImageDataModule(L.LightningDataModule, ABC):
             seed=self.seed,
             rank=rank,
             world_size=world,
+            steps=steps,
         )
 
     @override
     def train_dataloader(self) -> DataLoader:
         # Overfitting (trainer.overfit_batches) trains on the same first batches every epoch.
         overfit = bool(self.trainer and self.trainer.overfit_batches)
-        return self._loader("train", shuffle=not overfit, batch_size=self.batch_size)
+        return self._loader("train", not overfit, self.batch_size, steps=self.steps_per_execution)
 
     @override
     def val_dataloader(self) -> DataLoader:
@@ -119,14 +124,26 @@ class InMemoryImageDataModule(L.LightningDataModule, ABC):
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         if isinstance(batch, torch.Tensor):  # an example input (model summary), already float
             return batch
+        training = self.trainer is not None and self.trainer.training
+        grouped = training and self.steps_per_execution > 1  # a list of batches
+        batches = batch if grouped else [batch]
+        augmenting = training and self.augment is not None
+        # Each batch's place in the epoch seeds its augmentation, however many come at a time.
+        first = self._item_index() * self.steps_per_execution if augmenting else 0
+        moved = [self._model_input(b, augmenting, first + i) for i, b in enumerate(batches)]
+        return moved if grouped else moved[0]
+
+    def _model_input(self, batch: Any, augment: bool, index: int) -> Any:
+        """One (uint8 images, targets) batch as the model sees it, augmented as the training
+        epoch's ``index``-th batch when ``augment``."""
         images, targets = batch
-        if self.augment is not None and self.trainer is not None and self.trainer.training:
-            images = self.augment(images, self._train_batch_seed())
+        if augment:
+            trainer = self.trainer
+            seed = batch_seed(self.seed, trainer.current_epoch, index, trainer.global_rank)
+            images = self.augment(images, seed)
         return self.to_model_input(images), targets
 
-    def _train_batch_seed(self) -> int:
-        trainer = self.trainer
-        # The index of the batch being moved: Lightning counts it as ready only after this hook,
-        # and restores the count with the loops' state on resume.
-        batch = trainer.fit_loop.epoch_loop.batch_progress.current.ready
-        return batch_seed(self.seed, trainer.current_epoch, batch, trainer.global_rank)
+    def _item_index(self) -> int:
+        """The index in the epoch of the training item being moved: Lightning counts it as
+        ready only after this hook, and restores the count with the loops' state on resume."""
+        return self.trainer.fit_loop.epoch_loop.batch_progress.current.ready

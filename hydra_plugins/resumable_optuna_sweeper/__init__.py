@@ -1,0 +1,1 @@
+"""Hydra's Optuna sweeper, made to go on with the trials of a search that was stopped."""
