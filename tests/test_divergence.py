@@ -130,7 +130,7 @@ def test_an_error_while_logging_hparams_leaves_the_runs_own(compose_cfg, monkeyp
     def fail(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(run_record, "write_hparams", fail)
+    monkeypatch.setattr(run_record, "log_final", fail)
     cfg = compose_cfg(*DIVERGING)
     with pytest.raises(TrainingDiverged):
         train(cfg)
