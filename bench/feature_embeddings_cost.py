@@ -53,7 +53,6 @@ def main() -> None:
     from analysis.separation import separation_scores
     from callbacks.feature_embeddings import read_taps
     from hydra_app.config_env import compose
-    from storage.tensorboard import log_pixels
     from training import components
 
     cfg = compose([f"model={args.model}", "paths.output_dir=unused"])
@@ -89,9 +88,13 @@ def main() -> None:
             with timed(f"figures {method} (PNG + TensorBoard)", table):
                 for tap, p in points.items():
                     figure = embedding_figure(p, labels, data.class_names, f"{method}: {tap}")
-                    log_pixels(writer, f"{method}/{tap}", draw(figure, Path(out) / "f.png"), 0)
+                    writer.add_image(
+                        f"{method}/{tap}", draw(figure, Path(out) / "f.png"), 0, dataformats="HWC"
+                    )
                 sheet = embedding_sheet(points, labels, data.class_names, method)
-                log_pixels(writer, f"{method}/all", draw(sheet, Path(out) / "f.png"), 0)
+                writer.add_image(
+                    f"{method}/all", draw(sheet, Path(out) / "f.png"), 0, dataformats="HWC"
+                )
         with timed("projector (3 taps)", table):
             thumbnails = sprite_thumbnails(images[chosen])
             metadata = {"label": labels.tolist(), "class": [data.class_names[i] for i in labels]}

@@ -47,12 +47,6 @@ def read_scalars(
     }
 
 
-def log_pixels(writer, tag: str, pixels, step: int) -> None:
-    """``[H, W, 3]`` uint8 pixels into TensorBoard's Images tab (no-op without a writer)."""
-    if writer is not None:
-        writer.add_image(tag, pixels, global_step=step, dataformats="HWC")
-
-
 def write_hparams(
     logger,
     hparams: Mapping[str, Any],
